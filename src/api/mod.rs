@@ -1,0 +1,71 @@
+//! The `SyncTask` custom resource, `ferry.dev/v1alpha1`. Types only: serde + schemars, no I/O.
+
+mod duration;
+mod spec;
+mod status;
+mod validate;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use duration::parse_duration;
+pub use spec::*;
+pub use status::*;
+pub use validate::{ValidatedTask, ValidationError, validate};
+
+/// One synchronisation task: a MySQL-family source, a destination, the objects to move, and the
+/// limits to move them under. Ferry copies the existing rows (full sync) and then follows the
+/// binlog (incremental sync).
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "ferry.dev",
+    version = "v1alpha1",
+    kind = "SyncTask",
+    namespaced,
+    shortname = "st",
+    category = "ferry",
+    status = "SyncTaskStatus",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Lag","type":"integer","jsonPath":".status.incremental.lagSeconds"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncTaskSpec {
+    /// The source database.
+    pub source: SourceSpec,
+    /// The destination store.
+    pub destination: DestinationSpec,
+    /// Which phases run. Default: both.
+    #[serde(default)]
+    pub sync_types: SyncTypes,
+    /// The databases, tables and columns to synchronise.
+    pub objects: Vec<ObjectSpec>,
+    /// How object names are written in the destination.
+    #[serde(default)]
+    pub capitalization: Capitalization,
+    /// What to do when a destination table already exists.
+    #[serde(default)]
+    pub conflicting_tables: ConflictingTables,
+    /// Load limits for both phases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling: Option<ThrottlingSpec>,
+    /// Retry windows for connection and other failures.
+    #[serde(default)]
+    pub retry: RetrySpec,
+    /// Heartbeat writes on the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<HeartbeatSpec>,
+    /// Alerting thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<AlertingSpec>,
+    /// Precheck options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<PrecheckSpec>,
+    /// Stop the worker and keep the checkpoint (operator mode; lands with the operator).
+    #[serde(default)]
+    pub suspend: bool,
+    /// Worker process settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerSpec>,
+}

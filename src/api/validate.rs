@@ -1,0 +1,214 @@
+//! Validation: `SyncTaskSpec` → [`ValidatedTask`], a value that proves the spec was checked.
+//! Pure: no I/O, every problem reported at once with the field path and the fix.
+
+use std::{fmt, time::Duration};
+
+use super::{
+    Capitalization, DestinationKind, Operation, SyncTaskSpec, parse_duration,
+};
+
+/// A spec that passed validation, with its derived settings.
+#[derive(Clone, Debug)]
+pub struct ValidatedTask {
+    /// `namespace/name` (local mode: `local/<name>`).
+    pub key: String,
+    /// The spec as validated.
+    pub spec: SyncTaskSpec,
+    /// Retry window for connection failures.
+    pub connection_window: Duration,
+    /// Retry window for other failures.
+    pub other_window: Duration,
+    /// Rows per snapshot chunk and per destination batch.
+    pub batch_rows: usize,
+    /// Replica server id used for the binlog connection.
+    pub server_id: u32,
+}
+
+/// Every problem found in a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError(pub Vec<String>);
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid SyncTask: {}", self.0.join("; "))
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+const ALL_OPERATIONS: [Operation; 6] = [
+    Operation::Insert,
+    Operation::Update,
+    Operation::Delete,
+    Operation::CreateTable,
+    Operation::DropTable,
+    Operation::AddColumn,
+];
+
+/// Checks `spec` for the task `namespace/name`.
+pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<ValidatedTask, ValidationError> {
+    let mut problems = Vec::new();
+    let mut need = |ok: bool, msg: String| {
+        if !ok {
+            problems.push(msg);
+        }
+    };
+    need(!spec.source.host.is_empty(), "spec.source.host is empty: set the source's host name".into());
+    need(
+        !spec.source.credentials_secret.name.is_empty(),
+        "spec.source.credentialsSecret.name is empty: name the Secret with `username` and `password`".into(),
+    );
+    need(!spec.destination.host.is_empty(), "spec.destination.host is empty: set the destination's host name".into());
+    need(
+        !spec.destination.credentials_secret.name.is_empty(),
+        "spec.destination.credentialsSecret.name is empty: name the Secret with `username` and `password`".into(),
+    );
+    need(
+        spec.destination.kind == DestinationKind::Mysql,
+        format!(
+            "spec.destination.type {:?} is not available in this version of Ferry: use `mysql`",
+            spec.destination.kind
+        ),
+    );
+    need(
+        !spec.destination.checkpoint_database.is_empty(),
+        "spec.destination.checkpointDatabase is empty".into(),
+    );
+    need(spec.sync_types.full || spec.sync_types.incremental, "spec.syncTypes: enable full, incremental or both".into());
+    need(!spec.objects.is_empty(), "spec.objects is empty: list at least one database".into());
+    need(
+        matches!(spec.capitalization, Capitalization::Default | Capitalization::Source),
+        "spec.capitalization lower/upper is not available in this version of Ferry: use `default`".into(),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, object) in spec.objects.iter().enumerate() {
+        let at = format!("spec.objects[{i}]");
+        need(!object.database.is_empty(), format!("{at}.database is empty"));
+        need(seen.insert(&object.database), format!("{at}.database `{}` is listed twice", object.database));
+        need(
+            operations_are_all(&object.operations),
+            format!("{at}.operations: choosing operations is not available in this version of Ferry: omit it"),
+        );
+        for (j, table) in object.tables.iter().flatten().enumerate() {
+            let at = format!("{at}.tables[{j}]");
+            need(!table.name.is_empty(), format!("{at}.name is empty"));
+            need(
+                table.filter.is_none(),
+                format!("{at}.filter: row filters are not available in this version of Ferry: omit it"),
+            );
+            need(
+                table.column_mapping.is_none(),
+                format!("{at}.columnMapping: column renames are not available in this version of Ferry: omit it"),
+            );
+            need(
+                operations_are_all(&table.operations),
+                format!("{at}.operations: choosing operations is not available in this version of Ferry: omit it"),
+            );
+            need(
+                table.columns.as_ref().is_none_or(|c| !c.is_empty()),
+                format!("{at}.columns is empty: omit it to take every column"),
+            );
+        }
+    }
+    let connection = window(&mut problems, "connectionFailures", &spec.retry.connection_failures, 10, 1440);
+    let other = window(&mut problems, "otherFailures", &spec.retry.other_failures, 1, 1440);
+    if let (Some(c), Some(o)) = (connection, other)
+        && o >= c
+    {
+        problems.push(format!(
+            "spec.retry.otherFailures ({}) must be less than spec.retry.connectionFailures ({})",
+            spec.retry.other_failures, spec.retry.connection_failures
+        ));
+    }
+    let batch_rows = spec.worker.as_ref().and_then(|w| w.batch_rows).unwrap_or(2000) as usize;
+    if !(1..=100_000).contains(&batch_rows) {
+        problems.push("spec.worker.batchRows must be between 1 and 100000".into());
+    }
+    if !problems.is_empty() {
+        return Err(ValidationError(problems));
+    }
+    let key = format!("{namespace}/{name}");
+    Ok(ValidatedTask {
+        server_id: spec.source.server_id.unwrap_or_else(|| derived_server_id(&key)),
+        key,
+        spec: spec.clone(),
+        connection_window: connection.unwrap_or_default(),
+        other_window: other.unwrap_or_default(),
+        batch_rows,
+    })
+}
+
+fn operations_are_all(ops: &Option<Vec<Operation>>) -> bool {
+    ops.as_ref().is_none_or(|ops| ALL_OPERATIONS.iter().all(|op| ops.contains(op)))
+}
+
+fn window(problems: &mut Vec<String>, field: &str, text: &str, min: u64, max: u64) -> Option<Duration> {
+    match parse_duration(text) {
+        Ok(d) if (min * 60..=max * 60).contains(&d.as_secs()) => Some(d),
+        Ok(_) => {
+            problems.push(format!("spec.retry.{field} `{text}` is outside {min}m..{max}m"));
+            None
+        }
+        Err(e) => {
+            problems.push(format!("spec.retry.{field}: {e}"));
+            None
+        }
+    }
+}
+
+/// A stable server id in 1_000_000..2_000_000_000 from the task key (FNV-1a), so two tasks on
+/// one source do not collide by default and a restarted worker reuses its id.
+fn derived_server_id(key: &str) -> u32 {
+    let hash = key
+        .bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    1_000_000 + hash % 1_999_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ObjectSpec, SecretRef, SourceSpec, DestinationSpec, TableSpec};
+
+    fn spec() -> SyncTaskSpec {
+        SyncTaskSpec {
+            source: SourceSpec { host: "src".into(), port: 3306, credentials_secret: SecretRef { name: "s".into() }, ..Default::default() },
+            destination: DestinationSpec {
+                host: "dst".into(),
+                credentials_secret: SecretRef { name: "d".into() },
+                checkpoint_database: "ferry".into(),
+                ..Default::default()
+            },
+            objects: vec![ObjectSpec { database: "shop".into(), ..Default::default() }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_spec_is_valid_with_default_windows() {
+        let task = validate("ns", "t", &spec()).expect("valid");
+        assert_eq!(task.connection_window, Duration::from_secs(720 * 60));
+        assert_eq!(task.other_window, Duration::from_secs(600));
+        assert_eq!(task.server_id, validate("ns", "t", &spec()).expect("valid").server_id);
+    }
+
+    #[test]
+    fn refuses_windows_out_of_range_and_out_of_order() {
+        let mut s = spec();
+        s.retry.connection_failures = "5m".into();
+        let err = validate("ns", "t", &s).expect_err("5m is too short");
+        assert!(err.to_string().contains("outside 10m..1440m"), "{err}");
+        s.retry.connection_failures = "20m".into();
+        s.retry.other_failures = "30m".into();
+        let err = validate("ns", "t", &s).expect_err("other >= connection");
+        assert!(err.to_string().contains("must be less than"), "{err}");
+    }
+
+    #[test]
+    fn refuses_features_not_built_yet_instead_of_ignoring_them() {
+        let mut s = spec();
+        s.objects[0].tables = Some(vec![TableSpec { name: "t".into(), filter: Some("id > 1".into()), ..Default::default() }]);
+        let err = validate("ns", "t", &s).expect_err("filter refused");
+        assert!(err.to_string().contains("spec.objects[0].tables[0].filter"), "{err}");
+    }
+}

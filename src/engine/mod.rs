@@ -1,0 +1,10 @@
+//! The data path: sources, mapping, sinks, checkpoints. See ARCHITECTURE §3–§5.
+
+pub mod checkpoint;
+pub mod event;
+pub mod mysql_conn;
+pub mod pipeline;
+pub mod retry;
+pub mod schema;
+pub mod sink;
+pub mod source;

@@ -1,0 +1,298 @@
+//! One run of a task's data path: discover → prepare the destination → claim the checkpoint →
+//! full sync (chunks under one consistent snapshot, each chunk committed with its checkpoint)
+//! → incremental sync (binlog from the checkpoint, batches committed with the position of the
+//! last complete source transaction).
+//!
+//! A run ends when asked to stop (Ok, checkpoint saved), when a non-incremental task finishes
+//! (Ok), or with an error whose class tells the worker whether to retry. Every retry starts a
+//! new run from the stored checkpoint; that is the only recovery path, so it is the one the
+//! tests exercise.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{mpsc, watch};
+
+use super::{
+    checkpoint::Checkpoint,
+    event::{ChangeEvent, Position, RowChange},
+    mysql_conn::Endpoint,
+    retry::{ErrorClass, SyncError, SyncResult},
+    schema::TableSchema,
+    sink::Sink,
+    source::mysql::{
+        self as source,
+        binlog::{BinlogReader, SourceEvent},
+        snapshot::Snapshot,
+    },
+};
+use crate::{
+    api::{ConflictingTables, ValidatedTask},
+    metrics::{Stage, TaskMetrics},
+};
+
+/// Most bytes of row data in one destination batch.
+const MAX_BATCH_BYTES: usize = 16 << 20;
+
+/// Everything a run needs.
+pub struct Pipeline<S: Sink> {
+    pub task: ValidatedTask,
+    pub source: Endpoint,
+    pub sink: S,
+    pub metrics: Arc<TaskMetrics>,
+    /// Becomes true when the run should stop at the next batch boundary.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl<S: Sink> Pipeline<S> {
+    /// Runs until stopped, finished, or failed.
+    pub async fn run(&mut self) -> SyncResult<()> {
+        let (flavor, version) = source::detect_flavor(&self.source).await?;
+        tracing::info!(source = %self.source, %version, ?flavor, "connected to the source");
+        let mut conn = self.source.connect().await?;
+        let discovered = source::schema::discover(&mut conn, &self.task.spec.objects).await?;
+        let _ = conn.disconnect().await;
+        let tables: Vec<Arc<TableSchema>> = discovered.iter().map(|d| Arc::new(d.schema.clone())).collect();
+        self.metrics.tables_total.set(tables.len() as i64);
+        self.metrics.rows_estimated.set(discovered.iter().map(|d| d.rows_estimated as i64).sum());
+
+        let as_is = self.task.spec.conflicting_tables == ConflictingTables::Ignore;
+        self.sink.prepare(&tables, as_is).await?;
+        let mut checkpoint = self.sink.claim(&self.task.key).await?;
+        tracing::info!(task = %self.task.key, position = ?checkpoint.position.as_ref().map(ToString::to_string), full_done = checkpoint.full_done, "claimed the task");
+
+        let sync_types = self.task.spec.sync_types.clone();
+        if sync_types.full && !checkpoint.full_done {
+            self.full_sync(&tables, &mut checkpoint, flavor).await?;
+            if self.stopping() {
+                return Ok(());
+            }
+        } else {
+            self.metrics.tables_done.set(tables.len() as i64);
+        }
+        if checkpoint.position.is_none() {
+            checkpoint.position = Some(source::current_position(&self.source, flavor).await?);
+            self.sink.apply(&[], &checkpoint).await?;
+        }
+        if !sync_types.incremental {
+            tracing::info!("full sync finished; incremental sync is off for this task");
+            return Ok(());
+        }
+        self.incremental(&tables, checkpoint, flavor).await
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    async fn full_sync(&mut self, tables: &[Arc<TableSchema>], checkpoint: &mut Checkpoint, flavor: source::Flavor) -> SyncResult<()> {
+        self.metrics.set_stage(Stage::FullSync);
+        let mut snapshot = Snapshot::open(&self.source, flavor).await?;
+        if checkpoint.position.is_none() {
+            // The first snapshot's position is where the binlog will resume: durable before any row.
+            checkpoint.position = Some(snapshot.position.clone());
+            self.sink.apply(&[], checkpoint).await?;
+        }
+        self.show_position(checkpoint.position.as_ref());
+        let done_before: u64 = checkpoint.tables.values().map(|t| t.rows).sum();
+        self.metrics.rows_copied.inc_by(done_before.saturating_sub(self.metrics.rows_copied.get()));
+        self.metrics.tables_done.set(checkpoint.tables.values().filter(|t| t.done).count() as i64);
+        let limit = self.task.batch_rows;
+        for table in tables {
+            let name = table.source.to_string();
+            let mut progress = checkpoint.tables.get(&name).cloned().unwrap_or_default();
+            if progress.done {
+                continue;
+            }
+            tracing::info!(table = %name, resume_after = ?progress.last_key.is_some(), "copying table");
+            loop {
+                if self.stopping() {
+                    snapshot.close().await;
+                    return Ok(());
+                }
+                let rows = snapshot.read_chunk(table, progress.last_key.as_deref(), limit).await?;
+                let finished = rows.len() < limit;
+                if let Some(last) = rows.last() {
+                    progress.last_key = Some(table.key.iter().map(|&i| last[i].clone()).collect());
+                }
+                progress.rows += rows.len() as u64;
+                progress.done = finished;
+                let n = rows.len() as u64;
+                let batch: Vec<ChangeEvent> = rows
+                    .into_iter()
+                    .map(|after| ChangeEvent { table: table.clone(), change: RowChange::Insert { after }, commit_ts: 0 })
+                    .collect();
+                checkpoint.tables.insert(name.clone(), progress.clone());
+                self.sink.apply(&batch, checkpoint).await?;
+                self.metrics.rows_copied.inc_by(n);
+                self.metrics.batches.inc();
+                if finished {
+                    self.metrics.tables_done.inc();
+                    break;
+                }
+            }
+        }
+        snapshot.close().await;
+        checkpoint.full_done = true;
+        self.sink.apply(&[], checkpoint).await?;
+        tracing::info!(rows = self.metrics.rows_copied.get(), "full sync finished");
+        Ok(())
+    }
+
+    async fn incremental(&mut self, tables: &[Arc<TableSchema>], mut checkpoint: Checkpoint, flavor: source::Flavor) -> SyncResult<()> {
+        self.metrics.set_stage(Stage::Incremental);
+        let from = checkpoint.position.clone().ok_or_else(|| SyncError::definite("no start position", "report this as a bug"))?;
+        self.show_position(Some(&from));
+        tracing::info!(from = %from, "following the binlog");
+        let mut reader = BinlogReader::open(&self.source, flavor, self.task.server_id, &from, tables).await?;
+        // The reader runs ahead of the applier through a bounded channel: reading and writing
+        // overlap, and a slow destination slows the reader instead of filling memory.
+        let (tx, mut rx) = mpsc::channel::<SyncResult<Vec<SourceEvent>>>(1024);
+        let reader_task = tokio::spawn(async move {
+            loop {
+                let next = reader.next().await;
+                let end = matches!(next, Ok(None) | Err(_));
+                let item = match next {
+                    Ok(Some(events)) if events.is_empty() => continue,
+                    Ok(Some(events)) => Ok(events),
+                    Ok(None) => Err(SyncError::new(ErrorClass::Connection, "the source ended the binlog stream")),
+                    Err(e) => Err(e),
+                };
+                if tx.send(item).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        let result = self.apply_loop(&mut rx, &mut checkpoint).await;
+        reader_task.abort();
+        result
+    }
+
+    async fn apply_loop(&mut self, rx: &mut mpsc::Receiver<SyncResult<Vec<SourceEvent>>>, checkpoint: &mut Checkpoint) -> SyncResult<()> {
+        let limit = self.task.batch_rows;
+        // Rows of complete transactions not yet written, and rows of the open transaction.
+        let mut batch: Vec<ChangeEvent> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let mut committed_len = 0usize;
+        let mut commit_position: Option<(Position, u32)> = None;
+        let mut stop = self.stop.clone();
+        loop {
+            let flush_due = !batch.is_empty() || commit_position.is_some();
+            let next = tokio::select! {
+                biased;
+                _ = stop.changed() => Next::Stop,
+                item = rx.recv() => Next::Item(item),
+                _ = tokio::time::sleep(Duration::from_millis(200)), if flush_due => Next::Tick,
+            };
+            let item = match next {
+                Next::Stop => {
+                    // Stop requested: write what is complete, leave the open transaction.
+                    self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                    return Ok(());
+                }
+                Next::Tick => {
+                    self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                    batch_bytes = batch.iter().map(ChangeEvent::approx_size).sum();
+                    continue;
+                }
+                Next::Item(None) => return Err(SyncError::new(ErrorClass::Connection, "the binlog reader stopped")),
+                Next::Item(Some(item)) => item,
+            };
+            for event in item? {
+                match event {
+                    SourceEvent::Row(change) => {
+                        batch_bytes += change.approx_size();
+                        batch.push(change);
+                    }
+                    SourceEvent::Commit { position, commit_ts } => {
+                        committed_len = batch.len();
+                        commit_position = Some((position, commit_ts));
+                    }
+                    SourceEvent::Ddl { database, statement, position } => {
+                        self.metrics.ddl_skipped.inc();
+                        tracing::warn!(%database, %position, statement = %statement.chars().take(300).collect::<String>(),
+                            "DDL on a selected database is not applied to the destination by this version of Ferry; apply it by hand if it changes a synchronised table");
+                    }
+                    SourceEvent::Idle => {
+                        if batch.is_empty() {
+                            self.metrics.lag_seconds.set(0);
+                        }
+                    }
+                }
+            }
+            // Large transactions are written in parts; the checkpoint stays at the last complete
+            // transaction until the whole of this one is written.
+            if batch.len() >= limit || batch_bytes >= MAX_BATCH_BYTES {
+                self.flush_all(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                batch_bytes = 0;
+            }
+            if self.stopping() {
+                self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes the complete transactions of `batch` with their checkpoint.
+    async fn flush(
+        &mut self,
+        batch: &mut Vec<ChangeEvent>,
+        committed_len: &mut usize,
+        commit_position: &mut Option<(Position, u32)>,
+        checkpoint: &mut Checkpoint,
+    ) -> SyncResult<()> {
+        let Some((position, ts)) = commit_position.take() else {
+            return Ok(());
+        };
+        let rest = batch.split_off(*committed_len);
+        checkpoint.position = Some(position);
+        self.sink.apply(batch, checkpoint).await?;
+        self.applied(batch.len(), ts, checkpoint);
+        *batch = rest;
+        *committed_len = 0;
+        Ok(())
+    }
+
+    /// Writes all of `batch`, including rows of an open transaction; the checkpoint moves only
+    /// to the last complete transaction.
+    async fn flush_all(
+        &mut self,
+        batch: &mut Vec<ChangeEvent>,
+        committed_len: &mut usize,
+        commit_position: &mut Option<(Position, u32)>,
+        checkpoint: &mut Checkpoint,
+    ) -> SyncResult<()> {
+        let mut ts = None;
+        if let Some((position, t)) = commit_position.take() {
+            checkpoint.position = Some(position);
+            ts = Some(t);
+        }
+        self.sink.apply(batch, checkpoint).await?;
+        self.applied(batch.len(), ts.unwrap_or_else(|| batch.last().map(|e| e.commit_ts).unwrap_or(0)), checkpoint);
+        batch.clear();
+        *committed_len = 0;
+        Ok(())
+    }
+
+    fn applied(&self, rows: usize, commit_ts: u32, checkpoint: &Checkpoint) {
+        self.metrics.events_applied.inc_by(rows as u64);
+        self.metrics.batches.inc();
+        if commit_ts > 0 {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            self.metrics.lag_seconds.set(now.saturating_sub(u64::from(commit_ts)) as i64);
+        }
+        self.show_position(checkpoint.position.as_ref());
+    }
+
+    fn show_position(&self, position: Option<&Position>) {
+        if let Some(p) = position {
+            self.metrics.set_position(&p.file, p.pos, p.to_string());
+        }
+    }
+}
+
+/// What woke the apply loop.
+enum Next {
+    Stop,
+    Tick,
+    Item(Option<SyncResult<Vec<SourceEvent>>>),
+}

@@ -1,0 +1,255 @@
+//! The `mysql` sink: MySQL or MariaDB as the destination.
+//!
+//! Writes are idempotent: an insert or update becomes `INSERT … ON DUPLICATE KEY UPDATE` of
+//! the full after-image, a delete is a delete by key, and an update that changes the key
+//! deletes the old key before upserting the new one. Consecutive changes of the same kind to
+//! the same table are sent as one multi-row statement; their order within it is the source
+//! order, which MySQL applies row by row. Each batch and the checkpoint commit together.
+
+mod schema;
+
+use std::sync::Arc;
+
+use mysql_async::{Conn, TxOpts, prelude::Queryable};
+
+use super::Sink;
+use crate::engine::{
+    checkpoint::Checkpoint,
+    event::{ChangeEvent, Row, RowChange},
+    mysql_conn::{Endpoint, classify, quote_ident, quote_table, to_wire},
+    retry::{ErrorClass, SyncError, SyncResult},
+    schema::TableSchema,
+};
+
+/// Most placeholders MySQL takes in one prepared statement is 65,535.
+const MAX_PLACEHOLDERS: usize = 60_000;
+
+/// MySQL/MariaDB destination.
+pub struct MysqlSink {
+    endpoint: Endpoint,
+    conn: Option<Conn>,
+    checkpoint_db: String,
+    task: String,
+    epoch: i64,
+}
+
+impl MysqlSink {
+    /// A sink writing to `endpoint`, keeping checkpoints in `checkpoint_db`.
+    pub fn new(endpoint: Endpoint, checkpoint_db: String) -> Self {
+        Self { endpoint, conn: None, checkpoint_db, task: String::new(), epoch: 0 }
+    }
+
+    async fn conn(&mut self) -> SyncResult<&mut Conn> {
+        if self.conn.is_none() {
+            let mut conn = self.endpoint.connect().await?;
+            // UTC so TIMESTAMP values land exactly; zero dates and invalid-but-stored dates
+            // allowed, strict otherwise so nothing is truncated silently; 0 in an
+            // AUTO_INCREMENT column stays 0.
+            conn.query_drop(
+                "SET NAMES utf8mb4, time_zone = '+00:00', foreign_key_checks = 0, \
+                 sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES'",
+            )
+            .await
+            .map_err(|e| classify(&e).context(format!("set up the session on {}", self.endpoint)))?;
+            self.conn = Some(conn);
+        }
+        self.conn.as_mut().ok_or_else(|| SyncError::new(ErrorClass::Connection, "no destination connection"))
+    }
+
+    /// Drops the connection after a failure, so the next call reconnects.
+    fn on_error(&mut self, e: SyncError) -> SyncError {
+        if e.class != ErrorClass::Definite {
+            self.conn = None;
+        }
+        e
+    }
+
+    async fn apply_inner(&mut self, batch: &[ChangeEvent], checkpoint: &Checkpoint) -> SyncResult<()> {
+        let statements = plan(batch);
+        let task = self.task.clone();
+        let epoch = self.epoch;
+        let checkpoint_table = format!("{}.ferry_checkpoint", quote_ident(&self.checkpoint_db));
+        let conn = self.conn().await?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(|e| classify(&e).context("begin a destination transaction"))?;
+        for (sql, params) in statements {
+            tx.exec_drop(&sql, params).await.map_err(|e| classify(&e).context(format!("apply `{}`", first_words(&sql))))?;
+        }
+        tx.exec_drop(
+            format!("UPDATE {checkpoint_table} SET state = ?, updated_at = NOW(6) WHERE task = ? AND epoch = ?"),
+            (checkpoint.to_json(), task.as_str(), epoch),
+        )
+        .await
+        .map_err(|e| classify(&e).context("write the checkpoint"))?;
+        if tx.affected_rows() == 0 {
+            let _ = tx.rollback().await;
+            return Err(SyncError::definite(
+                format!("task {task} was claimed by another worker (epoch {epoch} is stale); this worker's last batch was rolled back"),
+                "run one worker per task; the newer worker carries on from the checkpoint",
+            ));
+        }
+        tx.commit().await.map_err(|e| classify(&e).context("commit a destination transaction"))?;
+        Ok(())
+    }
+}
+
+impl Sink for MysqlSink {
+    async fn prepare(&mut self, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> SyncResult<()> {
+        let conn = self.conn().await?;
+        let result = schema::prepare_tables(conn, tables, use_existing_as_is).await;
+        result.map_err(|e| self.on_error(e))
+    }
+
+    async fn claim(&mut self, task: &str) -> SyncResult<Checkpoint> {
+        let db = self.checkpoint_db.clone();
+        let conn = self.conn().await?;
+        let result = schema::claim(conn, &db, task).await;
+        match result {
+            Ok((epoch, checkpoint)) => {
+                self.task = task.to_string();
+                self.epoch = epoch;
+                Ok(checkpoint)
+            }
+            Err(e) => Err(self.on_error(e)),
+        }
+    }
+
+    async fn apply(&mut self, batch: &[ChangeEvent], checkpoint: &Checkpoint) -> SyncResult<()> {
+        let result = self.apply_inner(batch, checkpoint).await;
+        result.map_err(|e| self.on_error(e))
+    }
+}
+
+/// One statement to run: SQL and its bound parameters.
+type Statement = (String, Vec<mysql_async::Value>);
+
+/// What one change does to the destination, in order.
+enum Write<'a> {
+    Upsert(&'a Row),
+    Delete(&'a Row),
+}
+
+/// Turns a batch into statements, merging runs of the same kind on the same table.
+fn plan(batch: &[ChangeEvent]) -> Vec<Statement> {
+    let mut writes: Vec<(&Arc<TableSchema>, Write<'_>)> = Vec::with_capacity(batch.len());
+    for event in batch {
+        let table = &event.table;
+        match &event.change {
+            RowChange::Insert { after } => writes.push((table, Write::Upsert(after))),
+            RowChange::Update { before, after } => {
+                if table.key_of(before) != table.key_of(after) {
+                    writes.push((table, Write::Delete(before)));
+                }
+                writes.push((table, Write::Upsert(after)));
+            }
+            RowChange::Delete { before } => writes.push((table, Write::Delete(before))),
+        }
+    }
+    let mut statements = Vec::new();
+    let mut i = 0;
+    while i < writes.len() {
+        let (table, first) = &writes[i];
+        let is_upsert = matches!(first, Write::Upsert(_));
+        let per_row = if is_upsert { table.columns.len() } else { table.key.len() };
+        let max_rows = (MAX_PLACEHOLDERS / per_row.max(1)).max(1);
+        let mut j = i;
+        let mut rows = Vec::new();
+        while j < writes.len() && rows.len() < max_rows {
+            let (t, w) = &writes[j];
+            match w {
+                Write::Upsert(r) if is_upsert && Arc::ptr_eq(t, table) => rows.push(*r),
+                Write::Delete(r) if !is_upsert && Arc::ptr_eq(t, table) => rows.push(*r),
+                _ => break,
+            }
+            j += 1;
+        }
+        statements.push(if is_upsert { upsert(table, &rows) } else { delete(table, &rows) });
+        i = j;
+    }
+    statements
+}
+
+fn upsert(table: &TableSchema, rows: &[&Row]) -> Statement {
+    let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let tuple = format!("({})", vec!["?"; cols.len()].join(","));
+    let updates: Vec<String> = table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !table.key.contains(i))
+        .map(|(_, c)| format!("{0} = VALUES({0})", quote_ident(&c.name)))
+        .collect();
+    // A table whose every column is in the key has nothing to update: re-assign the first key
+    // column to itself so the statement stays an idempotent no-op on duplicates.
+    let updates = if updates.is_empty() { vec![format!("{0} = {0}", cols[0])] } else { updates };
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES {} ON DUPLICATE KEY UPDATE {}",
+        quote_table(&table.target),
+        cols.join(", "),
+        vec![tuple.as_str(); rows.len()].join(", "),
+        updates.join(", ")
+    );
+    let params = rows.iter().flat_map(|r| r.iter().map(to_wire)).collect();
+    (sql, params)
+}
+
+fn delete(table: &TableSchema, rows: &[&Row]) -> Statement {
+    let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
+    let sql = if keys.len() == 1 {
+        format!("DELETE FROM {} WHERE {} IN ({})", quote_table(&table.target), keys[0], vec!["?"; rows.len()].join(","))
+    } else {
+        let one = format!("({})", keys.iter().map(|k| format!("{k} = ?")).collect::<Vec<_>>().join(" AND "));
+        format!("DELETE FROM {} WHERE {}", quote_table(&table.target), vec![one.as_str(); rows.len()].join(" OR "))
+    };
+    let params = rows.iter().flat_map(|r| table.key.iter().map(|&i| to_wire(&r[i]))).collect();
+    (sql, params)
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{
+        event::{TableId, Value},
+        schema::{Column, ColumnKind},
+    };
+
+    fn table() -> Arc<TableSchema> {
+        let col = |n: &str, o| Column { name: n.into(), kind: ColumnKind::Int { unsigned: false, bytes: 4 }, column_type: "int".into(), nullable: false, ordinal: o, collation: None };
+        Arc::new(TableSchema {
+            source: TableId::new("s", "t"),
+            target: TableId::new("d", "t`x"),
+            columns: vec![col("id", 0), col("v", 1)],
+            key: vec![0],
+            key_name: "PRIMARY".into(),
+        })
+    }
+
+    fn ev(t: &Arc<TableSchema>, change: RowChange) -> ChangeEvent {
+        ChangeEvent { table: t.clone(), change, commit_ts: 0 }
+    }
+
+    #[test]
+    fn runs_merge_and_key_changes_delete_first() {
+        let t = table();
+        let batch = vec![
+            ev(&t, RowChange::Insert { after: vec![Value::Int(1), Value::Int(10)] }),
+            ev(&t, RowChange::Insert { after: vec![Value::Int(2), Value::Int(20)] }),
+            ev(&t, RowChange::Update { before: vec![Value::Int(2), Value::Int(20)], after: vec![Value::Int(3), Value::Int(20)] }),
+            ev(&t, RowChange::Delete { before: vec![Value::Int(1), Value::Int(10)] }),
+        ];
+        let plan = plan(&batch);
+        let sqls: Vec<&str> = plan.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(sqls.len(), 4, "{sqls:?}");
+        assert!(sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (?,?), (?,?) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)"), "{}", sqls[0]);
+        assert_eq!(sqls[1], "DELETE FROM `d`.`t``x` WHERE `id` IN (?)");
+        assert_eq!(plan[1].1, vec![mysql_async::Value::Int(2)]);
+        assert!(sqls[2].starts_with("INSERT INTO"));
+        assert_eq!(sqls[3], "DELETE FROM `d`.`t``x` WHERE `id` IN (?)");
+    }
+}

@@ -1,0 +1,156 @@
+//! Destination schema for the mysql sink: creating missing databases and tables from the
+//! source schema, checking existing ones, and the checkpoint table.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use mysql_async::{Conn, TxOpts, prelude::Queryable};
+
+use crate::engine::{
+    checkpoint::Checkpoint,
+    mysql_conn::{classify, quote_ident, quote_table},
+    retry::{SyncError, SyncResult},
+    schema::{ColumnKind, TableSchema},
+};
+
+/// Creates missing destination tables and checks existing ones.
+pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> SyncResult<()> {
+    // Tables Ferry creates get the same TIMESTAMP semantics as the source declares.
+    let _ = conn.query_drop("SET SESSION explicit_defaults_for_timestamp = ON").await;
+    for table in tables {
+        let target = &table.target;
+        let existing: Vec<(String, String, String)> = conn
+            .exec(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (target.database.as_str(), target.table.as_str()),
+            )
+            .await
+            .map_err(|e| classify(&e).context(format!("inspect destination table `{target}`")))?;
+        if existing.is_empty() {
+            conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&target.database)))
+                .await
+                .map_err(|e| classify(&e).context(format!("create destination database `{}`", target.database)))?;
+            conn.query_drop(create_table_sql(table))
+                .await
+                .map_err(|e| classify(&e).context(format!("create destination table `{target}`")))?;
+            tracing::info!(table = %target, "created destination table");
+        } else if !use_existing_as_is {
+            check_compatible(table, &existing)?;
+        }
+    }
+    Ok(())
+}
+
+/// `CREATE TABLE` for the destination: the selected columns with their source types, character
+/// sets and nullability, and the source key as PRIMARY KEY. Defaults, secondary indexes and
+/// other UNIQUE keys are left out on purpose: every write carries every column, and a UNIQUE
+/// key could be transiently violated while the binlog replays over a snapshot.
+pub fn create_table_sql(table: &TableSchema) -> String {
+    let mut parts: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            let mut def = format!("{} {}", quote_ident(&c.name), c.column_type);
+            if let (ColumnKind::Text { charset }, Some(collation)) = (&c.kind, &c.collation) {
+                def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
+            } else if let (ColumnKind::Enum(_) | ColumnKind::Set(_), Some(collation)) = (&c.kind, &c.collation) {
+                let charset = collation.split('_').next().unwrap_or("utf8mb4");
+                def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
+            }
+            def.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
+            def
+        })
+        .collect();
+    let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
+    parts.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+    format!("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)", quote_table(&table.target), parts.join(",\n  "))
+}
+
+/// An existing destination table is compatible when it has every selected column with the same
+/// type and its primary key is the source key.
+fn check_compatible(table: &TableSchema, existing: &[(String, String, String)]) -> SyncResult<()> {
+    let by_name: BTreeMap<&str, (&str, &str)> = existing.iter().map(|(n, t, k)| (n.as_str(), (t.as_str(), k.as_str()))).collect();
+    let mut problems = Vec::new();
+    for column in &table.columns {
+        match by_name.get(column.name.as_str()) {
+            None => problems.push(format!("column `{}` is missing", column.name)),
+            Some((ty, _)) if normalize(ty) != normalize(&column.column_type) => {
+                problems.push(format!("column `{}` is {ty}, the source has {}", column.name, column.column_type))
+            }
+            _ => {}
+        }
+    }
+    let dest_key: Vec<&str> = existing.iter().filter(|(_, _, k)| k == "PRI").map(|(n, _, _)| n.as_str()).collect();
+    let mut source_key: Vec<&str> = table.key.iter().map(|&i| table.columns[i].name.as_str()).collect();
+    let mut sorted_dest = dest_key.clone();
+    sorted_dest.sort_unstable();
+    source_key.sort_unstable();
+    if sorted_dest != source_key {
+        problems.push(format!("primary key is ({}), the source key is ({})", dest_key.join(", "), source_key.join(", ")));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(SyncError::definite(
+        format!("destination table `{}` exists but is not compatible: {}", table.target, problems.join("; ")),
+        "drop or fix the destination table, map the source table to another name (targetName), or set conflictingTables: ignore",
+    ))
+}
+
+/// Display widths of integer types differ between servers (`int(11)` vs `int`) and mean nothing.
+fn normalize(column_type: &str) -> String {
+    let t = column_type.to_ascii_lowercase();
+    for int in ["tinyint", "smallint", "mediumint", "bigint", "int"] {
+        if let Some(rest) = t.strip_prefix(int)
+            && rest.starts_with('(')
+            && let Some(close) = rest.find(')')
+        {
+            return format!("{int}{}", &rest[close + 1..]);
+        }
+    }
+    t
+}
+
+/// Creates the checkpoint table if needed, takes a new fencing epoch for `task` and returns it
+/// with the stored checkpoint.
+pub async fn claim(conn: &mut Conn, database: &str, task: &str) -> SyncResult<(i64, Checkpoint)> {
+    let table = format!("{}.ferry_checkpoint", quote_ident(database));
+    let ctx = |e: mysql_async::Error| classify(&e).context(format!("claim task {task} in the destination checkpoint table"));
+    conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database))).await.map_err(ctx)?;
+    conn.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\n  task VARCHAR(255) NOT NULL PRIMARY KEY,\n  epoch BIGINT NOT NULL,\n  \
+         state LONGTEXT NOT NULL,\n  updated_at TIMESTAMP(6) NULL\n)"
+    ))
+    .await
+    .map_err(ctx)?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(ctx)?;
+    tx.exec_drop(
+        format!("INSERT INTO {table} (task, epoch, state, updated_at) VALUES (?, 1, '{{}}', NOW(6)) ON DUPLICATE KEY UPDATE epoch = epoch + 1"),
+        (task,),
+    )
+    .await
+    .map_err(ctx)?;
+    let row: Option<(i64, String)> = tx.exec_first(format!("SELECT epoch, state FROM {table} WHERE task = ? FOR UPDATE"), (task,)).await.map_err(ctx)?;
+    tx.commit().await.map_err(ctx)?;
+    let (epoch, state) = row.ok_or_else(|| SyncError::definite(format!("checkpoint row of {task} vanished"), "retry"))?;
+    let checkpoint = Checkpoint::from_json(&state).map_err(|e| {
+        SyncError::definite(
+            format!("the stored checkpoint of {task} cannot be read: {e}"),
+            format!("delete the row task='{task}' from {table} to start the task over"),
+        )
+    })?;
+    Ok((epoch, checkpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_display_widths_do_not_matter() {
+        assert_eq!(normalize("int(11)"), "int");
+        assert_eq!(normalize("int(10) unsigned"), "int unsigned");
+        assert_eq!(normalize("decimal(10,2)"), "decimal(10,2)");
+        assert_ne!(normalize("bigint(20)"), normalize("int(11)"));
+    }
+}

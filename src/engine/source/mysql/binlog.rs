@@ -1,0 +1,449 @@
+//! The binlog reader: a replica connection that turns row events of the selected tables into
+//! [`SourceEvent`]s.
+//!
+//! Guarantee: events are passed on in binlog order, and a [`SourceEvent::Commit`] is emitted
+//! only at a transaction boundary, carrying the position *after* that transaction (the resume
+//! point) and the GTID state including it. Nothing is dropped silently: an event type this
+//! reader does not know, a compressed MariaDB event, a partial JSON update, a statement-format
+//! DML or an incident fails the stream with a definite error that names it and the position.
+//!
+//! MariaDB's GTID (162) and GTID list (163) events are parsed here; MySQL's GTID and
+//! transaction payload events by `mysql_common` (the driver decompresses payloads).
+
+use std::{collections::HashMap, sync::Arc};
+
+use futures::StreamExt;
+use mysql_async::{BinlogStream, BinlogStreamRequest, prelude::Queryable};
+use mysql_common::binlog::events::{EventData, RowsEventData, TableMapEvent};
+
+use super::{
+    Flavor,
+    decode::{Origin, decode},
+};
+use crate::engine::{
+    event::{ChangeEvent, GtidState, Position, Row, RowChange, TableId},
+    mysql_conn::{Endpoint, classify},
+    retry::{ErrorClass, SyncError, SyncResult},
+    schema::TableSchema,
+};
+
+/// What the binlog reader passes on.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// A row change of a selected table.
+    Row(ChangeEvent),
+    /// A DDL statement on a selected database.
+    Ddl { database: String, statement: String, position: Position },
+    /// A transaction ended; everything before `position` has been passed on.
+    Commit { position: Position, commit_ts: u32 },
+    /// The source is idle (heartbeat); nothing is pending.
+    Idle,
+}
+
+/// Maps a binlog table id to its selected table and column positions.
+struct Binding {
+    schema: Arc<TableSchema>,
+    /// For each table-map column: the index of the selected column, if selected.
+    columns: Vec<Option<usize>>,
+}
+
+/// A binlog stream positioned at a resume point.
+pub struct BinlogReader {
+    stream: BinlogStream,
+    flavor: Flavor,
+    tables: HashMap<(String, String), Arc<TableSchema>>,
+    bindings: HashMap<u64, Option<Binding>>,
+    file: String,
+    gtid: Option<GtidState>,
+    /// GTID of the transaction in progress, applied to `gtid` at its commit.
+    pending_gtid: Option<PendingGtid>,
+    /// End of the MySQL transaction payload being unpacked (inner events carry no position).
+    payload_end: Option<u64>,
+    in_transaction: bool,
+}
+
+enum PendingGtid {
+    MariaDb { domain: u32, server: u32, seq: u64, standalone: bool },
+    Mysql { uuid: String, gno: u64 },
+}
+
+const MARIADB_ANNOTATE_ROWS: u8 = 160;
+const MARIADB_BINLOG_CHECKPOINT: u8 = 161;
+const MARIADB_GTID: u8 = 162;
+const MARIADB_GTID_LIST: u8 = 163;
+const MARIADB_START_ENCRYPTION: u8 = 164;
+const MARIADB_COMPRESSED_FIRST: u8 = 165;
+const MARIADB_COMPRESSED_LAST: u8 = 171;
+
+impl BinlogReader {
+    /// Registers as replica `server_id` and starts reading at `from`.
+    pub async fn open(
+        endpoint: &Endpoint,
+        flavor: Flavor,
+        server_id: u32,
+        from: &Position,
+        tables: &[Arc<TableSchema>],
+    ) -> SyncResult<BinlogReader> {
+        let mut conn = endpoint.connect().await?;
+        let ctx = |e: mysql_async::Error| classify(&e).context(format!("start reading the binlog of {endpoint} at {from}"));
+        if flavor == Flavor::MariaDb {
+            // Capability 4 (GTID): the server sends GTID events instead of turning them into BEGIN.
+            conn.query_drop("SET @mariadb_slave_capability = 4").await.map_err(ctx)?;
+        }
+        // Heartbeats every 5 s while the source is idle, so a dead connection is noticed.
+        conn.query_drop("SET @master_heartbeat_period = 5000000000, @source_heartbeat_period = 5000000000")
+            .await
+            .map_err(ctx)?;
+        let request = BinlogStreamRequest::new(server_id)
+            .with_filename(from.file.as_bytes())
+            .with_pos(from.pos);
+        let stream = conn.get_binlog_stream(request).await.map_err(ctx)?;
+        Ok(BinlogReader {
+            stream,
+            flavor,
+            tables: tables.iter().map(|t| ((t.source.database.clone(), t.source.table.clone()), t.clone())).collect(),
+            bindings: HashMap::new(),
+            file: from.file.clone(),
+            gtid: from.gtid.clone(),
+            pending_gtid: None,
+            payload_end: None,
+            in_transaction: false,
+        })
+    }
+
+    /// The next events (one binlog event can carry many rows). `None` when the server ended
+    /// the stream.
+    pub async fn next(&mut self) -> SyncResult<Option<Vec<SourceEvent>>> {
+        let Some(event) = self.stream.next().await else {
+            return Ok(None);
+        };
+        let event = event.map_err(|e| classify(&e).context(format!("read the binlog at {}", self.file)))?;
+        let header = event.header();
+        let type_code = header.event_type_raw();
+        let log_pos = u64::from(header.log_pos());
+        let here = || format!("{}:{}", self.file, log_pos);
+        let end_pos = if log_pos == 0 { self.payload_end.unwrap_or(0) } else { log_pos };
+        let mut out = Vec::new();
+
+        match type_code {
+            MARIADB_GTID => {
+                let data = event.data();
+                let (seq, domain, flags) = parse_mariadb_gtid(data).ok_or_else(|| malformed("MariaDB GTID", &here()))?;
+                self.pending_gtid = Some(PendingGtid::MariaDb { domain, server: header.server_id(), seq, standalone: flags & 1 != 0 });
+                self.in_transaction = true;
+                return Ok(Some(out));
+            }
+            MARIADB_GTID_LIST => {
+                let list = parse_mariadb_gtid_list(event.data()).ok_or_else(|| malformed("MariaDB GTID list", &here()))?;
+                let mut domains = match self.gtid.take() {
+                    Some(GtidState::MariaDb(d)) => d,
+                    _ => Default::default(),
+                };
+                for (domain, server, seq) in list {
+                    let e = domains.entry(domain).or_insert((server, seq));
+                    if seq >= e.1 {
+                        *e = (server, seq);
+                    }
+                }
+                self.gtid = Some(GtidState::MariaDb(domains));
+                return Ok(Some(out));
+            }
+            MARIADB_ANNOTATE_ROWS | MARIADB_BINLOG_CHECKPOINT | MARIADB_START_ENCRYPTION => return Ok(Some(out)),
+            MARIADB_COMPRESSED_FIRST..=MARIADB_COMPRESSED_LAST => {
+                return Err(SyncError::definite(
+                    format!("failed to read the binlog at {}: compressed MariaDB event (type {type_code})", here()),
+                    "set log_bin_compress=OFF on the source; events already compressed cannot be read, so re-run the full sync after that",
+                ));
+            }
+            _ => {}
+        }
+
+        let data = event
+            .read_data()
+            .map_err(|e| SyncError::new(ErrorClass::Connection, format!("failed to parse binlog event type {type_code} at {}: {e}", here())))?;
+        let Some(data) = data else {
+            return Err(SyncError::definite(
+                format!("failed to read the binlog at {}: event type {type_code} is unknown to Ferry", here()),
+                "report the source version and this event type; Ferry does not skip events it cannot read",
+            ));
+        };
+        match data {
+            EventData::RotateEvent(rotate) => {
+                self.file = rotate.name().into_owned();
+            }
+            EventData::FormatDescriptionEvent(_)
+            | EventData::HeartbeatEvent
+            | EventData::RowsQueryEvent(_)
+            | EventData::AnonymousGtidEvent(_)
+            | EventData::StopEvent
+            | EventData::IgnorableEvent(_) => {
+                if matches!(data, EventData::HeartbeatEvent) && !self.in_transaction {
+                    out.push(SourceEvent::Idle);
+                }
+            }
+            EventData::PreviousGtidsEvent(prev) => {
+                let mut sets = std::collections::BTreeMap::new();
+                for sid in prev.sids() {
+                    let uuid = format_uuid(&sid.uuid());
+                    let intervals = sid.intervals().iter().map(|iv| (iv.start(), iv.end() - 1)).collect();
+                    sets.insert(uuid, intervals);
+                }
+                if !matches!(self.gtid, Some(GtidState::Mysql(_))) {
+                    self.gtid = Some(GtidState::Mysql(sets));
+                }
+            }
+            EventData::GtidEvent(gtid) => {
+                self.pending_gtid = Some(PendingGtid::Mysql { uuid: format_uuid(&gtid.sid()), gno: gtid.gno() });
+                self.in_transaction = true;
+            }
+            EventData::TransactionPayloadEvent(_) => {
+                self.payload_end = Some(log_pos);
+            }
+            EventData::QueryEvent(query) => {
+                let sql = query.query();
+                let trimmed = sql.trim_start().to_ascii_uppercase();
+                if trimmed.starts_with("BEGIN") || trimmed.starts_with("XA START") {
+                    self.in_transaction = true;
+                } else if trimmed.starts_with("COMMIT") || trimmed.starts_with("XA END") || trimmed.starts_with("XA COMMIT") {
+                    out.push(self.commit(end_pos, header.timestamp()));
+                } else if trimmed.starts_with("ROLLBACK") {
+                    // Non-transactional changes before it are already in the stream.
+                    out.push(self.commit(end_pos, header.timestamp()));
+                } else {
+                    let schema = query.schema().into_owned();
+                    if is_dml(&trimmed) && self.tables.keys().any(|(db, _)| *db == schema) {
+                        return Err(SyncError::definite(
+                            format!("failed to read the binlog at {}: statement-format DML in `{schema}`: {}", here(), truncate(&sql, 200)),
+                            "set binlog_format=ROW on the source (and in every session that writes), then re-run the full sync",
+                        ));
+                    }
+                    if !is_dml(&trimmed) {
+                        out.push(SourceEvent::Ddl {
+                            database: schema,
+                            statement: sql.into_owned(),
+                            position: Position { file: self.file.clone(), pos: end_pos, gtid: self.gtid.clone() },
+                        });
+                    }
+                    // DDL is its own transaction (MariaDB marks it standalone; MySQL commits it
+                    // implicitly): its end is a resume point.
+                    let standalone = !self.in_transaction
+                        || matches!(self.pending_gtid, Some(PendingGtid::MariaDb { standalone: true, .. }))
+                        || matches!(self.pending_gtid, Some(PendingGtid::Mysql { .. }));
+                    if standalone {
+                        out.push(self.commit(end_pos, header.timestamp()));
+                    }
+                }
+            }
+            EventData::XidEvent(_) => out.push(self.commit(end_pos, header.timestamp())),
+            EventData::TableMapEvent(tme) => {
+                let binding = self.bind(&tme)?;
+                self.bindings.insert(tme.table_id(), binding);
+            }
+            EventData::RowsEvent(rows) => {
+                if matches!(rows, RowsEventData::PartialUpdateRowsEvent(_)) {
+                    return Err(SyncError::definite(
+                        format!("failed to read the binlog at {}: partial JSON update", here()),
+                        "set binlog_row_value_options='' on the source so JSON updates carry whole documents",
+                    ));
+                }
+                self.rows(&rows, header.timestamp(), &here(), &mut out)?;
+            }
+            EventData::IncidentEvent(incident) => {
+                return Err(SyncError::definite(
+                    format!("the source logged an incident at {}: {:?}", here(), incident.message()),
+                    "the binlog has a gap; re-run the full sync",
+                ));
+            }
+            EventData::IntvarEvent(_) | EventData::RandEvent(_) | EventData::UserVarEvent(_) => {
+                // Context of statement-format queries; the query itself is checked above.
+            }
+            other => {
+                return Err(SyncError::definite(
+                    format!("failed to read the binlog at {}: unsupported event {}", here(), event_name(&other)),
+                    "report the source version and this event; Ferry does not skip events it cannot read",
+                ));
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn commit(&mut self, pos: u64, ts: u32) -> SourceEvent {
+        match self.pending_gtid.take() {
+            Some(PendingGtid::MariaDb { domain, server, seq, .. }) => {
+                let mut domains = match self.gtid.take() {
+                    Some(GtidState::MariaDb(d)) => d,
+                    _ => Default::default(),
+                };
+                domains.insert(domain, (server, seq));
+                self.gtid = Some(GtidState::MariaDb(domains));
+            }
+            Some(PendingGtid::Mysql { uuid, gno }) => {
+                let mut sets = match self.gtid.take() {
+                    Some(GtidState::Mysql(s)) => s,
+                    _ => Default::default(),
+                };
+                GtidState::add_mysql(&mut sets, &uuid, gno);
+                self.gtid = Some(GtidState::Mysql(sets));
+            }
+            None => {}
+        }
+        self.in_transaction = false;
+        self.payload_end = None;
+        SourceEvent::Commit { position: Position { file: self.file.clone(), pos, gtid: self.gtid.clone() }, commit_ts: ts }
+    }
+
+    fn bind(&self, tme: &TableMapEvent<'_>) -> SyncResult<Option<Binding>> {
+        let key = (tme.database_name().into_owned(), tme.table_name().into_owned());
+        let Some(schema) = self.tables.get(&key) else {
+            return Ok(None);
+        };
+        let names: Vec<String> = tme
+            .iter_optional_meta()
+            .filter_map(Result::ok)
+            .find_map(|field| match field {
+                mysql_common::binlog::events::OptionalMetadataField::ColumnName(names) => {
+                    Some(names.iter_names().filter_map(Result::ok).map(|n| n.name().into_owned()).collect())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        let count = tme.columns_count() as usize;
+        let columns: Vec<Option<usize>> = if names.len() == count {
+            names.iter().map(|n| schema.column_index(n)).collect()
+        } else {
+            // binlog_row_metadata MINIMAL: match by position in the source table.
+            (0..count).map(|i| schema.columns.iter().position(|c| c.ordinal == i)).collect()
+        };
+        for &k in &schema.key {
+            if !columns.contains(&Some(k)) {
+                return Err(SyncError::definite(
+                    format!("table map of `{}` lacks key column `{}`", schema.source, schema.columns[k].name),
+                    "the table changed on the source; restart the task so it rediscovers the table",
+                ));
+            }
+        }
+        Ok(Some(Binding { schema: schema.clone(), columns }))
+    }
+
+    fn rows(&self, rows: &RowsEventData<'_>, ts: u32, here: &str, out: &mut Vec<SourceEvent>) -> SyncResult<()> {
+        let Some(Some(binding)) = self.bindings.get(&rows.table_id()) else {
+            return Ok(());
+        };
+        let tme = self.stream.get_tme(rows.table_id()).ok_or_else(|| malformed("rows event without a table map", here))?;
+        let full = |image: Option<mysql_common::binlog::row::BinlogRow>| -> SyncResult<Option<Row>> {
+            let Some(image) = image else { return Ok(None) };
+            if image.len() != binding.columns.len() {
+                return Err(SyncError::definite(
+                    format!("row image of `{}` at {here} has {} of {} columns", binding.schema.source, image.len(), binding.columns.len()),
+                    "set binlog_row_image=FULL on the source, then re-run the full sync",
+                ));
+            }
+            let mut row: Row = vec![crate::engine::event::Value::Null; binding.schema.columns.len()];
+            for (i, value) in image.unwrap().into_iter().enumerate() {
+                let Some(target) = binding.columns[i] else { continue };
+                let column = &binding.schema.columns[target];
+                let wire = mysql_async::Value::try_from(value).map_err(|e| {
+                    SyncError::definite(format!("failed to decode `{}`.`{}` at {here}: {e}", binding.schema.source, column.name), "report this as a bug")
+                })?;
+                row[target] = decode(column, wire, Origin::Binlog).map_err(|why| {
+                    SyncError::definite(format!("failed to decode a row of `{}` at {here}: {why}", binding.schema.source), "report this as a bug with the column's type")
+                })?;
+            }
+            Ok(Some(row))
+        };
+        for pair in rows.rows(tme) {
+            let (before, after) = pair.map_err(|e| malformed(&format!("row data ({e})"), here))?;
+            let change = match (full(before)?, full(after)?) {
+                (None, Some(after)) => RowChange::Insert { after },
+                (Some(before), Some(after)) => RowChange::Update { before, after },
+                (Some(before), None) => RowChange::Delete { before },
+                (None, None) => continue,
+            };
+            out.push(SourceEvent::Row(ChangeEvent { table: binding.schema.clone(), change, commit_ts: ts }));
+        }
+        Ok(())
+    }
+
+    /// The flavor this reader speaks.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    /// Tables followed, by source name.
+    pub fn follows(&self, id: &TableId) -> bool {
+        self.tables.contains_key(&(id.database.clone(), id.table.clone()))
+    }
+}
+
+fn malformed(what: &str, at: &str) -> SyncError {
+    SyncError::new(ErrorClass::Connection, format!("failed to parse {what} at {at}"))
+}
+
+fn is_dml(upper: &str) -> bool {
+    ["INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD DATA"].iter().any(|k| upper.starts_with(k))
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn format_uuid(b: &[u8; 16]) -> String {
+    let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", h[0..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..16].concat())
+}
+
+fn event_name(data: &EventData<'_>) -> String {
+    let debug = format!("{data:?}");
+    debug.split(['(', ' ', '{']).next().unwrap_or("event").to_string()
+}
+
+/// MariaDB GTID event body: seq_no u64, domain_id u32, flags u8, … → (seq, domain, flags).
+fn parse_mariadb_gtid(data: &[u8]) -> Option<(u64, u32, u8)> {
+    let seq = u64::from_le_bytes(data.get(0..8)?.try_into().ok()?);
+    let domain = u32::from_le_bytes(data.get(8..12)?.try_into().ok()?);
+    let flags = *data.get(12)?;
+    Some((seq, domain, flags))
+}
+
+/// MariaDB GTID list body: count u32 (low 28 bits), then (domain u32, server u32, seq u64)*.
+fn parse_mariadb_gtid_list(data: &[u8]) -> Option<Vec<(u32, u32, u64)>> {
+    let count = u32::from_le_bytes(data.get(0..4)?.try_into().ok()?) & 0x0fff_ffff;
+    (0..count as usize)
+        .map(|i| {
+            let at = 4 + i * 16;
+            let e = data.get(at..at + 16)?;
+            Some((
+                u32::from_le_bytes(e[0..4].try_into().ok()?),
+                u32::from_le_bytes(e[4..8].try_into().ok()?),
+                u64::from_le_bytes(e[8..16].try_into().ok()?),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mariadb_gtid_and_gtid_list_bodies() {
+        let mut gtid = 42u64.to_le_bytes().to_vec();
+        gtid.extend(7u32.to_le_bytes());
+        gtid.push(1);
+        assert_eq!(parse_mariadb_gtid(&gtid), Some((42, 7, 1)));
+        let mut list = 2u32.to_le_bytes().to_vec();
+        for (d, s, q) in [(0u32, 1u32, 10u64), (3, 2, 5)] {
+            list.extend(d.to_le_bytes());
+            list.extend(s.to_le_bytes());
+            list.extend(q.to_le_bytes());
+        }
+        assert_eq!(parse_mariadb_gtid_list(&list), Some(vec![(0, 1, 10), (3, 2, 5)]));
+        assert_eq!(parse_mariadb_gtid_list(&list[..10]), None);
+    }
+
+    #[test]
+    fn uuid_formatting() {
+        let b = [0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42, 0x95, 0x62];
+        assert_eq!(format_uuid(&b), "3e11fa47-71ca-11e1-9e33-c80aa9429562");
+    }
+}

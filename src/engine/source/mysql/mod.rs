@@ -1,0 +1,58 @@
+//! The MySQL-family source: PolarDB for MySQL, MySQL 5.7/8.x, MariaDB 10.5+.
+
+pub mod binlog;
+pub mod decode;
+pub mod schema;
+pub mod snapshot;
+
+use mysql_async::prelude::Queryable;
+
+use crate::engine::{
+    event::{GtidState, Position},
+    mysql_conn::{Endpoint, classify},
+    retry::{SyncError, SyncResult},
+};
+
+/// Which binlog dialect the server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// MySQL 5.7/8.x and PolarDB for MySQL: GTID sets, `SHOW MASTER STATUS`.
+    Mysql,
+    /// MariaDB 10.5+: domain-server-sequence GTIDs, consistent-snapshot binlog status.
+    MariaDb,
+}
+
+/// Connects once to learn the server's flavor and version.
+pub async fn detect_flavor(endpoint: &Endpoint) -> SyncResult<(Flavor, String)> {
+    let mut conn = endpoint.connect().await?;
+    let version: Option<String> = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .map_err(|e| classify(&e).context(format!("read the version of {endpoint}")))?;
+    let _ = conn.disconnect().await;
+    let version = version.unwrap_or_default();
+    let flavor = if version.to_ascii_lowercase().contains("mariadb") { Flavor::MariaDb } else { Flavor::Mysql };
+    Ok((flavor, version))
+}
+
+/// The source's current binlog end, for a task that starts with incremental sync only.
+pub async fn current_position(endpoint: &Endpoint, flavor: Flavor) -> SyncResult<Position> {
+    let mut conn = endpoint.connect().await?;
+    let ctx = |e: mysql_async::Error| classify(&e).context(format!("read the binlog position of {endpoint}"));
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW BINARY LOG STATUS").await {
+        Ok(row) => row,
+        Err(_) => conn.query_first("SHOW MASTER STATUS").await.map_err(ctx)?,
+    };
+    let row = row.ok_or_else(|| SyncError::definite(format!("the source {endpoint} has no binary log"), "enable log_bin on the source"))?;
+    let file: String = row.get(0).unwrap_or_default();
+    let pos: u64 = row.get(1).unwrap_or(4);
+    let gtid = match flavor {
+        Flavor::MariaDb => {
+            let g: Option<String> = conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (file.as_str(), pos)).await.map_err(ctx)?;
+            g.and_then(|g| GtidState::parse_mariadb(&g))
+        }
+        Flavor::Mysql => row.get::<Option<String>, _>(4).flatten().filter(|g| !g.is_empty()).and_then(|g| GtidState::parse_mysql(&g)),
+    };
+    let _ = conn.disconnect().await;
+    Ok(Position { file, pos, gtid })
+}

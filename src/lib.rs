@@ -1,0 +1,8 @@
+//! Ferry: continuous sync from MySQL-family databases into wide-table stores and MySQL.
+
+pub mod api;
+pub mod engine;
+pub mod metrics;
+pub mod progress;
+pub mod task_file;
+pub mod worker;

@@ -1,0 +1,154 @@
+//! The `ferry` binary: CLI verbs, wiring only.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use ferry::{
+    api::{SyncTask, validate},
+    metrics::TaskMetrics,
+    task_file::TaskFile,
+    worker::{Connections, run_task},
+};
+use kube::CustomResourceExt;
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(name = "ferry", version, about = "Continuous sync from MySQL-family databases into Lindorm, Cassandra and MySQL")]
+struct Cli {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand)]
+enum Verb {
+    /// Run one task in this process: full sync, then incremental sync, with live progress.
+    Run {
+        /// Task file: a SyncTask and the Secrets it names (multi-document YAML).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Address for /metrics and /healthz; `off` to disable.
+        #[arg(long, default_value = "127.0.0.1:9187", env = "FERRY_METRICS_ADDR")]
+        metrics_addr: String,
+        /// Log lines instead of the live status line, even on a terminal.
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Print the SyncTask CustomResourceDefinition.
+    Crd,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().verb {
+        Verb::Crd => match serde_saphyr::to_string(&SyncTask::crd()) {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: failed to render the CRD: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Verb::Run { file, metrics_addr, plain } => run(file, metrics_addr, plain).await,
+    }
+}
+
+async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
+    let loaded = match TaskFile::load(&file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let meta = &loaded.task.metadata;
+    let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
+    let name = meta.name.clone().unwrap_or_default();
+    if name.is_empty() {
+        eprintln!("error: the SyncTask in {} has no metadata.name", file.display());
+        return ExitCode::from(2);
+    }
+    let task = match validate(&namespace, &name, &loaded.task.spec) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let connections = match resolve(&loaded, &task) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let metrics = TaskMetrics::new(&task.key);
+    if metrics_addr != "off" {
+        match metrics_addr.parse::<SocketAddr>() {
+            Ok(addr) => {
+                let m = metrics.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = ferry::metrics::serve(addr, m).await {
+                        tracing::error!(%addr, error = %e, "failed to serve metrics; set --metrics-addr to a free address or `off`");
+                    }
+                });
+            }
+            Err(_) => {
+                eprintln!("error: --metrics-addr `{metrics_addr}` is not an address like 127.0.0.1:9187 (or `off`)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing the current batch and saving the checkpoint (press Ctrl-C again to abort)");
+        let _ = stop_tx.send(true);
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+    let display = ferry::progress::spawn(metrics.clone(), plain);
+    let result = run_task(task, connections, metrics.clone(), stop_rx).await;
+    display.abort();
+    eprintln!("{}", ferry::progress::line(&metrics, 0.0));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn resolve(file: &TaskFile, task: &ferry::api::ValidatedTask) -> Result<Connections, ferry::task_file::TaskFileError> {
+    let mut ca_bundles = std::collections::BTreeMap::new();
+    for tls in [task.spec.source.tls.as_ref(), task.spec.destination.tls.as_ref()].into_iter().flatten() {
+        if let Some(ca) = &tls.ca_secret {
+            ca_bundles.insert(ca.name.clone(), file.secret_value(&ca.name, "ca.crt")?.into_bytes());
+        }
+    }
+    Ok(Connections {
+        source: file.credentials(&task.spec.source.credentials_secret)?,
+        destination: file.credentials(&task.spec.destination.credentials_secret)?,
+        ca_bundles,
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

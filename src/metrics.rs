@@ -1,0 +1,152 @@
+//! Prometheus metrics of a worker and the `/metrics` + `/healthz` endpoint.
+//!
+//! [`TaskMetrics`] is also the progress the terminal display and the status reports read, so
+//! what a user sees and what Prometheus scrapes are the same numbers.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+/// Phase of the data path, as shown to the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Starting,
+    FullSync,
+    Incremental,
+    Retrying,
+    Stopped,
+}
+
+impl Stage {
+    fn label(self) -> &'static str {
+        match self {
+            Stage::Starting => "Starting",
+            Stage::FullSync => "FullSync",
+            Stage::Incremental => "Incremental",
+            Stage::Retrying => "Retrying",
+            Stage::Stopped => "Stopped",
+        }
+    }
+}
+
+/// What is not a number: the stage, the position text, the retry reason.
+#[derive(Clone, Debug)]
+pub struct TextState {
+    pub stage: Stage,
+    pub position: String,
+    pub retry: Option<String>,
+}
+
+/// Metrics and progress of one task.
+pub struct TaskMetrics {
+    pub registry: Registry,
+    pub rows_copied: IntCounter,
+    pub rows_estimated: IntGauge,
+    pub tables_done: IntGauge,
+    pub tables_total: IntGauge,
+    pub events_applied: IntCounter,
+    pub batches: IntCounter,
+    pub errors: IntCounterVec,
+    pub lag_seconds: IntGauge,
+    pub checkpoint_file_number: IntGauge,
+    pub checkpoint_offset: IntGauge,
+    pub ddl_skipped: IntCounter,
+    pub text: Mutex<TextState>,
+}
+
+impl TaskMetrics {
+    /// Registers the metrics of `task` (the label value every series carries).
+    pub fn new(task: &str) -> Arc<TaskMetrics> {
+        let registry = Registry::new();
+        let opts = |name: &str, help: &str| Opts::new(name, help).const_label("task", task);
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::with_opts(opts(name, help)).expect("valid metric name");
+            registry.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::with_opts(opts(name, help)).expect("valid metric name");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let errors = IntCounterVec::new(opts("ferry_errors_total", "Errors by class (connection, other, definite)"), &["class"]).expect("valid metric");
+        registry.register(Box::new(errors.clone())).expect("unique metric");
+        Arc::new(TaskMetrics {
+            rows_copied: counter("ferry_rows_copied_total", "Rows copied by the full sync"),
+            rows_estimated: gauge("ferry_rows_estimated", "Rows the full sync expects to copy (source statistics)"),
+            tables_done: gauge("ferry_tables_done", "Tables whose full sync finished"),
+            tables_total: gauge("ferry_tables_total", "Tables in the task"),
+            events_applied: counter("ferry_events_applied_total", "Binlog row events applied to the destination"),
+            batches: counter("ferry_batches_total", "Destination batches committed"),
+            lag_seconds: gauge("ferry_lag_seconds", "Seconds between the source commit of the last applied event and now"),
+            checkpoint_file_number: gauge("ferry_checkpoint_binlog_file_number", "Number of the binlog file of the checkpoint"),
+            checkpoint_offset: gauge("ferry_checkpoint_binlog_offset_bytes", "Offset in the binlog file of the checkpoint"),
+            ddl_skipped: counter("ferry_ddl_skipped_total", "DDL statements on selected databases not applied to the destination"),
+            errors,
+            registry,
+            text: Mutex::new(TextState { stage: Stage::Starting, position: String::new(), retry: None }),
+        })
+    }
+
+    /// Sets the stage.
+    pub fn set_stage(&self, stage: Stage) {
+        if let Ok(mut t) = self.text.lock() {
+            t.stage = stage;
+            if stage != Stage::Retrying {
+                t.retry = None;
+            }
+        }
+    }
+
+    /// Records the checkpoint position.
+    pub fn set_position(&self, file: &str, pos: u64, text: String) {
+        let number = file.rsplit('.').next().and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
+        self.checkpoint_file_number.set(number);
+        self.checkpoint_offset.set(pos as i64);
+        if let Ok(mut t) = self.text.lock() {
+            t.position = text;
+        }
+    }
+
+    /// Records a retry in progress.
+    pub fn set_retry(&self, reason: String) {
+        if let Ok(mut t) = self.text.lock() {
+            t.stage = Stage::Retrying;
+            t.retry = Some(reason);
+        }
+    }
+
+    /// A copy of the text state.
+    pub fn text(&self) -> TextState {
+        self.text.lock().map(|t| t.clone()).unwrap_or(TextState { stage: Stage::Starting, position: String::new(), retry: None })
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Stage label for display.
+    pub fn stage_label(&self) -> &'static str {
+        self.text().stage.label()
+    }
+}
+
+/// Serves `/metrics` and `/healthz` on `addr` until the process ends.
+pub async fn serve(addr: SocketAddr, metrics: Arc<TaskMetrics>) -> std::io::Result<()> {
+    use axum::{Router, routing::get};
+    let app = Router::new()
+        .route("/metrics", get(move || {
+            let m = metrics.clone();
+            async move { m.render() }
+        }))
+        .route("/healthz", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving /metrics and /healthz");
+    axum::serve(listener, app).await
+}
