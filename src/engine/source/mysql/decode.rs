@@ -26,8 +26,8 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
     Ok(match (&column.kind, raw) {
         (ColumnKind::Int { unsigned: true, bytes }, Wire::Int(i)) => Value::UInt(unsigned_from(i, *bytes)),
         (ColumnKind::Int { unsigned: true, .. }, Wire::UInt(u)) => Value::UInt(u),
-        (ColumnKind::Int { unsigned: false, .. }, Wire::Int(i)) => Value::Int(i),
-        (ColumnKind::Int { unsigned: false, .. }, Wire::UInt(u)) => Value::Int(u as i64),
+        (ColumnKind::Int { unsigned: false, bytes }, Wire::Int(i)) => Value::Int(signed_from(i, *bytes)),
+        (ColumnKind::Int { unsigned: false, bytes }, Wire::UInt(u)) => Value::Int(signed_from(u as i64, *bytes)),
         (ColumnKind::Int { unsigned, .. }, Wire::Bytes(b)) => {
             let text = ascii(&b);
             if *unsigned {
@@ -103,6 +103,16 @@ fn unsigned_from(i: i64, bytes: u8) -> u64 {
     }
 }
 
+/// Sign-extends an integer of `bytes` width that arrived zero-extended.
+fn signed_from(i: i64, bytes: u8) -> i64 {
+    if bytes >= 8 {
+        return i;
+    }
+    let bits = 8 * u32::from(bytes);
+    let max = (1i64 << (bits - 1)) - 1;
+    if i > max { i - (1i64 << bits) } else { i }
+}
+
 /// Decodes character data from the column's character set into UTF-8, exactly.
 fn decode_text(column: &str, charset: &str, bytes: Vec<u8>) -> Result<String, String> {
     let label = match charset {
@@ -173,6 +183,10 @@ mod tests {
         assert_eq!(decode(&c, Wire::Int(-1), Origin::Binlog), Ok(Value::UInt(u64::MAX)));
         let c = col(ColumnKind::Int { unsigned: true, bytes: 3 });
         assert_eq!(decode(&c, Wire::Int(-1), Origin::Binlog), Ok(Value::UInt(16_777_215)));
+        // MEDIUMINT from the binlog arrives zero-extended.
+        let c = col(ColumnKind::Int { unsigned: false, bytes: 3 });
+        assert_eq!(decode(&c, Wire::Int(16_777_213), Origin::Binlog), Ok(Value::Int(-3)));
+        assert_eq!(decode(&c, Wire::Int(8_388_607), Origin::Binlog), Ok(Value::Int(8_388_607)));
     }
 
     #[test]

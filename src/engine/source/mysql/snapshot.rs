@@ -38,9 +38,8 @@ impl Snapshot {
     pub async fn open(endpoint: &Endpoint, flavor: Flavor) -> SyncResult<Snapshot> {
         let mut conn = endpoint.connect().await?;
         let ctx = |e: mysql_async::Error| classify(&e).context(format!("open a consistent snapshot on {endpoint}"));
-        conn.query_drop("SET SESSION time_zone = '+00:00', SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .await
-            .map_err(ctx)?;
+        conn.query_drop("SET SESSION time_zone = '+00:00'").await.map_err(ctx)?;
+        conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.map_err(ctx)?;
         let position = match flavor {
             Flavor::MariaDb => {
                 conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await.map_err(ctx)?;
