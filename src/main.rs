@@ -13,7 +13,11 @@ use kube::CustomResourceExt;
 use tokio::sync::watch;
 
 #[derive(Parser)]
-#[command(name = "ferry", version, about = "Continuous sync from MySQL-family databases into Lindorm, Cassandra and MySQL")]
+#[command(
+    name = "ferry",
+    version,
+    about = "Continuous sync from MySQL-family databases into Lindorm, Cassandra and MySQL"
+)]
 struct Cli {
     #[command(subcommand)]
     verb: Verb,
@@ -128,7 +132,10 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
 
 fn resolve(file: &TaskFile, task: &ferry::api::ValidatedTask) -> Result<Connections, ferry::task_file::TaskFileError> {
     let mut ca_bundles = std::collections::BTreeMap::new();
-    for tls in [task.spec.source.tls.as_ref(), task.spec.destination.tls.as_ref()].into_iter().flatten() {
+    for tls in [task.spec.source.tls.as_ref(), task.spec.destination.tls.as_ref()]
+        .into_iter()
+        .flatten()
+    {
         if let Some(ca) = &tls.ca_secret {
             ca_bundles.insert(ca.name.clone(), file.secret_value(&ca.name, "ca.crt")?.into_bytes());
         }

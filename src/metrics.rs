@@ -72,7 +72,11 @@ impl TaskMetrics {
             registry.register(Box::new(g.clone())).expect("unique metric");
             g
         };
-        let errors = IntCounterVec::new(opts("ferry_errors_total", "Errors by class (connection, other, definite)"), &["class"]).expect("valid metric");
+        let errors = IntCounterVec::new(
+            opts("ferry_errors_total", "Errors by class (connection, other, definite)"),
+            &["class"],
+        )
+        .expect("valid metric");
         registry.register(Box::new(errors.clone())).expect("unique metric");
         Arc::new(TaskMetrics {
             rows_copied: counter("ferry_rows_copied_total", "Rows copied by the full sync"),
@@ -81,13 +85,26 @@ impl TaskMetrics {
             tables_total: gauge("ferry_tables_total", "Tables in the task"),
             events_applied: counter("ferry_events_applied_total", "Binlog row events applied to the destination"),
             batches: counter("ferry_batches_total", "Destination batches committed"),
-            lag_seconds: gauge("ferry_lag_seconds", "Seconds between the source commit of the last applied event and now"),
+            lag_seconds: gauge(
+                "ferry_lag_seconds",
+                "Seconds between the source commit of the last applied event and now",
+            ),
             checkpoint_file_number: gauge("ferry_checkpoint_binlog_file_number", "Number of the binlog file of the checkpoint"),
-            checkpoint_offset: gauge("ferry_checkpoint_binlog_offset_bytes", "Offset in the binlog file of the checkpoint"),
-            ddl_skipped: counter("ferry_ddl_skipped_total", "DDL statements on selected databases not applied to the destination"),
+            checkpoint_offset: gauge(
+                "ferry_checkpoint_binlog_offset_bytes",
+                "Offset in the binlog file of the checkpoint",
+            ),
+            ddl_skipped: counter(
+                "ferry_ddl_skipped_total",
+                "DDL statements on selected databases not applied to the destination",
+            ),
             errors,
             registry,
-            text: Mutex::new(TextState { stage: Stage::Starting, position: String::new(), retry: None }),
+            text: Mutex::new(TextState {
+                stage: Stage::Starting,
+                position: String::new(),
+                retry: None,
+            }),
         })
     }
 
@@ -121,7 +138,11 @@ impl TaskMetrics {
 
     /// A copy of the text state.
     pub fn text(&self) -> TextState {
-        self.text.lock().map(|t| t.clone()).unwrap_or(TextState { stage: Stage::Starting, position: String::new(), retry: None })
+        self.text.lock().map(|t| t.clone()).unwrap_or(TextState {
+            stage: Stage::Starting,
+            position: String::new(),
+            retry: None,
+        })
     }
 
     /// The Prometheus text exposition.
@@ -141,10 +162,13 @@ impl TaskMetrics {
 pub async fn serve(addr: SocketAddr, metrics: Arc<TaskMetrics>) -> std::io::Result<()> {
     use axum::{Router, routing::get};
     let app = Router::new()
-        .route("/metrics", get(move || {
-            let m = metrics.clone();
-            async move { m.render() }
-        }))
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move { m.render() }
+            }),
+        )
         .route("/healthz", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /metrics and /healthz");

@@ -16,7 +16,11 @@ pub fn spawn(metrics: Arc<TaskMetrics>, force_plain: bool) -> tokio::task::JoinH
             bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
             bar
         });
-        let period = if terminal { Duration::from_millis(500) } else { Duration::from_secs(10) };
+        let period = if terminal {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(10)
+        };
         let mut last = (std::time::Instant::now(), 0u64);
         loop {
             tokio::time::sleep(period).await;

@@ -37,9 +37,7 @@ pub enum TaskFileError {
     Parse { path: String, message: String },
     #[error("task file {path} has {count} SyncTask documents; put exactly one SyncTask in the file")]
     TaskCount { path: String, count: usize },
-    #[error(
-        "Secret `{name}` has no key `{key}`: add it to the Secret document in the task file, or set {env}"
-    )]
+    #[error("Secret `{name}` has no key `{key}`: add it to the Secret document in the task file, or set {env}")]
     MissingSecret { name: String, key: String, env: String },
 }
 
@@ -47,13 +45,19 @@ impl TaskFile {
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<TaskFile, TaskFileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| TaskFileError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TaskFileError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         Self::parse(&shown, &text)
     }
 
     /// Parses the text of a task file named `path`.
     pub fn parse(path: &str, text: &str) -> Result<TaskFile, TaskFileError> {
-        let parse_err = |message: String| TaskFileError::Parse { path: path.to_string(), message };
+        let parse_err = |message: String| TaskFileError::Parse {
+            path: path.to_string(),
+            message,
+        };
         let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| parse_err(e.to_string()))?;
         let mut tasks = Vec::new();
         let mut secrets = BTreeMap::new();
@@ -64,18 +68,25 @@ impl TaskFile {
             let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
             match kind.as_str() {
                 "SyncTask" => {
-                    let task: SyncTask = serde_json::from_value(doc).map_err(|e| parse_err(format!("document {} (SyncTask): {e}", i + 1)))?;
+                    let task: SyncTask =
+                        serde_json::from_value(doc).map_err(|e| parse_err(format!("document {} (SyncTask): {e}", i + 1)))?;
                     tasks.push(task);
                 }
                 "Secret" => {
-                    let name = doc.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+                    let name = doc
+                        .pointer("/metadata/name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or_default()
+                        .to_string();
                     let mut values = BTreeMap::new();
                     if let Some(data) = doc.get("data").and_then(|d| d.as_object()) {
                         for (k, v) in data {
                             let encoded = v.as_str().unwrap_or_default();
-                            let bytes = base64::engine::general_purpose::STANDARD
-                                .decode(encoded.trim())
-                                .map_err(|_| parse_err(format!("Secret `{name}` key `{k}` is not valid base64 (use stringData for plain text)")))?;
+                            let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| {
+                                parse_err(format!(
+                                    "Secret `{name}` key `{k}` is not valid base64 (use stringData for plain text)"
+                                ))
+                            })?;
                             values.insert(k.clone(), String::from_utf8_lossy(&bytes).into_owned());
                         }
                     }
@@ -87,13 +98,24 @@ impl TaskFile {
                     }
                     secrets.insert(name, values);
                 }
-                other => return Err(parse_err(format!("document {} has kind `{other}`; only SyncTask and Secret belong in a task file", i + 1))),
+                other => {
+                    return Err(parse_err(format!(
+                        "document {} has kind `{other}`; only SyncTask and Secret belong in a task file",
+                        i + 1
+                    )));
+                }
             }
         }
         if tasks.len() != 1 {
-            return Err(TaskFileError::TaskCount { path: path.to_string(), count: tasks.len() });
+            return Err(TaskFileError::TaskCount {
+                path: path.to_string(),
+                count: tasks.len(),
+            });
         }
-        Ok(TaskFile { task: tasks.remove(0), secrets })
+        Ok(TaskFile {
+            task: tasks.remove(0),
+            secrets,
+        })
     }
 
     /// Reads `key` of the Secret `name`: from the file, else from the environment.
@@ -101,13 +123,24 @@ impl TaskFile {
         if let Some(v) = self.secrets.get(name).and_then(|s| s.get(key)) {
             return Ok(v.clone());
         }
-        let env = format!("FERRY_SECRET_{}_{}", name.to_ascii_uppercase().replace(['-', '.'], "_"), key.to_ascii_uppercase().replace(['-', '.'], "_"));
-        std::env::var(&env).map_err(|_| TaskFileError::MissingSecret { name: name.to_string(), key: key.to_string(), env })
+        let env = format!(
+            "FERRY_SECRET_{}_{}",
+            name.to_ascii_uppercase().replace(['-', '.'], "_"),
+            key.to_ascii_uppercase().replace(['-', '.'], "_")
+        );
+        std::env::var(&env).map_err(|_| TaskFileError::MissingSecret {
+            name: name.to_string(),
+            key: key.to_string(),
+            env,
+        })
     }
 
     /// The `username` and `password` of a credentials Secret.
     pub fn credentials(&self, secret: &SecretRef) -> Result<Credentials, TaskFileError> {
-        Ok(Credentials { username: self.secret_value(&secret.name, "username")?, password: self.secret_value(&secret.name, "password")? })
+        Ok(Credentials {
+            username: self.secret_value(&secret.name, "username")?,
+            password: self.secret_value(&secret.name, "password")?,
+        })
     }
 }
 
@@ -148,7 +181,9 @@ data: {username: cm9vdA==}
 
     #[test]
     fn refuses_files_without_exactly_one_task() {
-        let err = TaskFile::parse("t.yaml", "kind: Secret\nmetadata: {name: x}\n").err().expect("no task");
+        let err = TaskFile::parse("t.yaml", "kind: Secret\nmetadata: {name: x}\n")
+            .err()
+            .expect("no task");
         assert!(err.to_string().contains("0 SyncTask"), "{err}");
     }
 }

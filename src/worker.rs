@@ -29,18 +29,41 @@ pub struct Connections {
     pub ca_bundles: std::collections::BTreeMap<String, Vec<u8>>,
 }
 
-fn endpoint(host: &str, port: u16, creds: &Credentials, tls: Option<&TlsSpec>, cas: &std::collections::BTreeMap<String, Vec<u8>>) -> Endpoint {
+fn endpoint(
+    host: &str,
+    port: u16,
+    creds: &Credentials,
+    tls: Option<&TlsSpec>,
+    cas: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Endpoint {
     let tls = tls.filter(|t| t.mode != TlsMode::Disabled).map(|t| TlsSettings {
         ca_pem: t.ca_secret.as_ref().and_then(|s| cas.get(&s.name).cloned()),
         verify_identity: t.mode == TlsMode::VerifyIdentity,
     });
-    Endpoint { host: host.to_string(), port, user: creds.username.clone(), password: creds.password.clone(), tls }
+    Endpoint {
+        host: host.to_string(),
+        port,
+        user: creds.username.clone(),
+        password: creds.password.clone(),
+        tls,
+    }
 }
 
 /// Runs `task` until `stop` turns true (Ok) or a failure outlasts its retry window (Err).
-pub async fn run_task(task: ValidatedTask, connections: Connections, metrics: Arc<TaskMetrics>, stop: watch::Receiver<bool>) -> SyncResult<()> {
+pub async fn run_task(
+    task: ValidatedTask,
+    connections: Connections,
+    metrics: Arc<TaskMetrics>,
+    stop: watch::Receiver<bool>,
+) -> SyncResult<()> {
     let spec = &task.spec;
-    let source = endpoint(&spec.source.host, spec.source.port, &connections.source, spec.source.tls.as_ref(), &connections.ca_bundles);
+    let source = endpoint(
+        &spec.source.host,
+        spec.source.port,
+        &connections.source,
+        spec.source.tls.as_ref(),
+        &connections.ca_bundles,
+    );
     let destination = endpoint(
         &spec.destination.host,
         spec.destination.port_or_default(),
@@ -50,9 +73,20 @@ pub async fn run_task(task: ValidatedTask, connections: Connections, metrics: Ar
     );
     let sink = match spec.destination.kind {
         DestinationKind::Mysql => MysqlSink::new(destination, spec.destination.checkpoint_database.clone()),
-        other => return Err(SyncError::definite(format!("destination type {other:?} is not available"), "use type: mysql")),
+        other => {
+            return Err(SyncError::definite(
+                format!("destination type {other:?} is not available"),
+                "use type: mysql",
+            ));
+        }
     };
-    let mut pipeline = Pipeline { task: task.clone(), source, sink, metrics: metrics.clone(), stop: stop.clone() };
+    let mut pipeline = Pipeline {
+        task: task.clone(),
+        source,
+        sink,
+        metrics: metrics.clone(),
+        stop: stop.clone(),
+    };
     let mut failing_since: Option<(Instant, ErrorClass)> = None;
     let mut attempts = 0u32;
     loop {
@@ -80,12 +114,28 @@ pub async fn run_task(task: ValidatedTask, connections: Connections, metrics: Ar
             attempts = 0;
         }
         let (since, _) = *failing_since.get_or_insert((Instant::now(), error.class));
-        let window = if error.class == ErrorClass::Connection { task.connection_window } else { task.other_window };
+        let window = if error.class == ErrorClass::Connection {
+            task.connection_window
+        } else {
+            task.other_window
+        };
         if since.elapsed() >= window {
-            let which = if error.class == ErrorClass::Connection { "connectionFailures" } else { "otherFailures" };
+            let which = if error.class == ErrorClass::Connection {
+                "connectionFailures"
+            } else {
+                "otherFailures"
+            };
             return Err(SyncError::definite(
-                format!("retry window spec.retry.{which} ({}s) closed after {} attempts; last error: {}", window.as_secs(), attempts + 1, error.message),
-                error.remedy.clone().unwrap_or_else(|| format!("fix the cause, or widen spec.retry.{which}, then restart the task")),
+                format!(
+                    "retry window spec.retry.{which} ({}s) closed after {} attempts; last error: {}",
+                    window.as_secs(),
+                    attempts + 1,
+                    error.message
+                ),
+                error
+                    .remedy
+                    .clone()
+                    .unwrap_or_else(|| format!("fix the cause, or widen spec.retry.{which}, then restart the task")),
             ));
         }
         let delay = backoff(attempts).min(window.saturating_sub(since.elapsed()).max(Duration::from_secs(1)));

@@ -36,7 +36,14 @@ async fn assert_shop_equal(src: &MariaDb, dst: &MariaDb) -> usize {
 async fn full_sync_copies_every_type_exactly() {
     let (src, dst) = shop_pair().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(dir.path(), "full", &src, &dst, "[{database: shop}]", "  syncTypes: {full: true, incremental: false}\n");
+    let file = task_file(
+        dir.path(),
+        "full",
+        &src,
+        &dst,
+        "[{database: shop}]",
+        "  syncTypes: {full: true, incremental: false}\n",
+    );
     let mut ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
     let status = ferry.wait(Duration::from_secs(600)).expect("full sync finishes");
     assert!(status.success(), "ferry failed:\n{}", ferry.log_text());
@@ -68,21 +75,41 @@ async fn incremental_converges_under_concurrent_load() {
 async fn worker_killed_mid_sync() {
     let (src, dst) = shop_pair().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(dir.path(), "killed", &src, &dst, "[{database: shop}]", "  worker: {batchRows: 500}\n");
+    let file = task_file(
+        dir.path(),
+        "killed",
+        &src,
+        &dst,
+        "[{database: shop}]",
+        "  worker: {batchRows: 500}\n",
+    );
     let log = dir.path().join("ferry.log");
     let pool = src.pool.clone();
     let writer = tokio::spawn(async move { load::run(&pool, 11, 6000).await });
-    let seed: u64 = std::env::var("FERRY_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| rand::rng().random());
+    let seed: u64 = std::env::var("FERRY_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
     println!("worker_killed_mid_sync seed {seed} (set FERRY_TEST_SEED to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut in_full, mut in_incremental) = (0, 0);
     let started = Instant::now();
     while in_full < 2 || in_incremental < 2 || in_full + in_incremental < 6 {
-        assert!(started.elapsed() < Duration::from_secs(900), "kills took too long: {in_full} full, {in_incremental} incremental");
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "kills took too long: {in_full} full, {in_incremental} incremental"
+        );
         let mut ferry = Ferry::spawn(&file, &log);
-        let wait = if in_full < 2 { rng.random_range(500..2500) } else { rng.random_range(300..4000) };
+        let wait = if in_full < 2 {
+            rng.random_range(500..2500)
+        } else {
+            rng.random_range(300..4000)
+        };
         tokio::time::sleep(Duration::from_millis(wait)).await;
-        let full_done = checkpoint(&dst, "default/killed").await.and_then(|c| c.get("fullDone").and_then(|d| d.as_bool())).unwrap_or(false);
+        let full_done = checkpoint(&dst, "default/killed")
+            .await
+            .and_then(|c| c.get("fullDone").and_then(|d| d.as_bool()))
+            .unwrap_or(false);
         ferry.kill9();
         if full_done { in_incremental += 1 } else { in_full += 1 }
     }
@@ -113,8 +140,16 @@ async fn source_restart_during_incremental() {
     src.exec("UPDATE app.t SET v = 'after' WHERE id > 900; DELETE FROM app.t WHERE id BETWEEN 500 AND 510; INSERT INTO app.t VALUES (5000, 'new')").await;
     wait_caught_up(&src, &dst, "default/restart", Duration::from_secs(120)).await;
     assert_same_rows(&src, &dst, "app", "t").await;
-    assert!(ferry.child.try_wait().expect("try_wait").is_none(), "ferry exited instead of retrying:\n{}", ferry.log_text());
-    assert!(ferry.log_text().contains("retrying from the checkpoint"), "no retry logged:\n{}", ferry.log_text());
+    assert!(
+        ferry.child.try_wait().expect("try_wait").is_none(),
+        "ferry exited instead of retrying:\n{}",
+        ferry.log_text()
+    );
+    assert!(
+        ferry.log_text().contains("retrying from the checkpoint"),
+        "no retry logged:\n{}",
+        ferry.log_text()
+    );
 }
 
 /// `ferry run` over a 1M-row table stays under 256 MiB resident memory (peak, from /proc).
@@ -127,7 +162,14 @@ async fn memory_stays_bounded_on_a_million_rows() {
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(dir.path(), "big", &src, &dst, "[{database: big}]", "  syncTypes: {full: true, incremental: false}\n");
+    let file = task_file(
+        dir.path(),
+        "big",
+        &src,
+        &dst,
+        "[{database: big}]",
+        "  syncTypes: {full: true, incremental: false}\n",
+    );
     let mut ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
     let mut peak_kib = 0;
     let status = loop {

@@ -9,9 +9,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("`{text}` has no unit; write it like `720m`, `12h` or `30s`"))?;
     let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a whole number"))?;
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` does not start with a whole number"))?;
     let seconds = match unit {
         "s" => number,
         "m" => number * 60,

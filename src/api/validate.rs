@@ -3,9 +3,7 @@
 
 use std::{fmt, time::Duration};
 
-use super::{
-    Capitalization, DestinationKind, Operation, SyncTaskSpec, parse_duration,
-};
+use super::{Capitalization, DestinationKind, Operation, SyncTaskSpec, parse_duration};
 
 /// A spec that passed validation, with its derived settings.
 #[derive(Clone, Debug)]
@@ -53,12 +51,18 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
             problems.push(msg);
         }
     };
-    need(!spec.source.host.is_empty(), "spec.source.host is empty: set the source's host name".into());
+    need(
+        !spec.source.host.is_empty(),
+        "spec.source.host is empty: set the source's host name".into(),
+    );
     need(
         !spec.source.credentials_secret.name.is_empty(),
         "spec.source.credentialsSecret.name is empty: name the Secret with `username` and `password`".into(),
     );
-    need(!spec.destination.host.is_empty(), "spec.destination.host is empty: set the destination's host name".into());
+    need(
+        !spec.destination.host.is_empty(),
+        "spec.destination.host is empty: set the destination's host name".into(),
+    );
     need(
         !spec.destination.credentials_secret.name.is_empty(),
         "spec.destination.credentialsSecret.name is empty: name the Secret with `username` and `password`".into(),
@@ -74,7 +78,10 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         !spec.destination.checkpoint_database.is_empty(),
         "spec.destination.checkpointDatabase is empty".into(),
     );
-    need(spec.sync_types.full || spec.sync_types.incremental, "spec.syncTypes: enable full, incremental or both".into());
+    need(
+        spec.sync_types.full || spec.sync_types.incremental,
+        "spec.syncTypes: enable full, incremental or both".into(),
+    );
     need(!spec.objects.is_empty(), "spec.objects is empty: list at least one database".into());
     need(
         matches!(spec.capitalization, Capitalization::Default | Capitalization::Source),
@@ -84,7 +91,10 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
     for (i, object) in spec.objects.iter().enumerate() {
         let at = format!("spec.objects[{i}]");
         need(!object.database.is_empty(), format!("{at}.database is empty"));
-        need(seen.insert(&object.database), format!("{at}.database `{}` is listed twice", object.database));
+        need(
+            seen.insert(&object.database),
+            format!("{at}.database `{}` is listed twice", object.database),
+        );
         need(
             operations_are_all(&object.operations),
             format!("{at}.operations: choosing operations is not available in this version of Ferry: omit it"),
@@ -168,18 +178,26 @@ fn derived_server_id(key: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ObjectSpec, SecretRef, SourceSpec, DestinationSpec, TableSpec};
+    use crate::api::{DestinationSpec, ObjectSpec, SecretRef, SourceSpec, TableSpec};
 
     fn spec() -> SyncTaskSpec {
         SyncTaskSpec {
-            source: SourceSpec { host: "src".into(), port: 3306, credentials_secret: SecretRef { name: "s".into() }, ..Default::default() },
+            source: SourceSpec {
+                host: "src".into(),
+                port: 3306,
+                credentials_secret: SecretRef { name: "s".into() },
+                ..Default::default()
+            },
             destination: DestinationSpec {
                 host: "dst".into(),
                 credentials_secret: SecretRef { name: "d".into() },
                 checkpoint_database: "ferry".into(),
                 ..Default::default()
             },
-            objects: vec![ObjectSpec { database: "shop".into(), ..Default::default() }],
+            objects: vec![ObjectSpec {
+                database: "shop".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         }
     }
@@ -207,7 +225,11 @@ mod tests {
     #[test]
     fn refuses_features_not_built_yet_instead_of_ignoring_them() {
         let mut s = spec();
-        s.objects[0].tables = Some(vec![TableSpec { name: "t".into(), filter: Some("id > 1".into()), ..Default::default() }]);
+        s.objects[0].tables = Some(vec![TableSpec {
+            name: "t".into(),
+            filter: Some("id > 1".into()),
+            ..Default::default()
+        }]);
         let err = validate("ns", "t", &s).expect_err("filter refused");
         assert!(err.to_string().contains("spec.objects[0].tables[0].filter"), "{err}");
     }

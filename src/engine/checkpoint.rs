@@ -70,12 +70,20 @@ mod tests {
     #[test]
     fn round_trips_through_json() {
         let mut cp = Checkpoint {
-            position: Some(Position { file: "bin.000002".into(), pos: 1234, gtid: GtidState::parse_mariadb("0-1-9") }),
+            position: Some(Position {
+                file: "bin.000002".into(),
+                pos: 1234,
+                gtid: GtidState::parse_mariadb("0-1-9"),
+            }),
             ..Default::default()
         };
         cp.tables.insert(
             "shop.orders".into(),
-            TableProgress { last_key: Some(vec![Value::Text("k".into()), Value::UInt(u64::MAX)]), rows: 10, done: false },
+            TableProgress {
+                last_key: Some(vec![Value::Text("k".into()), Value::UInt(u64::MAX)]),
+                rows: 10,
+                done: false,
+            },
         );
         assert_eq!(Checkpoint::from_json(&cp.to_json()).expect("parses"), cp);
         assert_eq!(Checkpoint::from_json("{}").expect("parses"), Checkpoint::default());

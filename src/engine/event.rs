@@ -181,10 +181,7 @@ impl fmt::Display for GtidState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GtidState::MariaDb(domains) => {
-                let parts: Vec<String> = domains
-                    .iter()
-                    .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
-                    .collect();
+                let parts: Vec<String> = domains.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect();
                 f.write_str(&parts.join(","))
             }
             GtidState::Mysql(sets) => {
@@ -251,9 +248,6 @@ mod tests {
         };
         GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 6);
         GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 9);
-        assert_eq!(
-            GtidState::Mysql(sets).to_string(),
-            "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7:9"
-        );
+        assert_eq!(GtidState::Mysql(sets).to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7:9");
     }
 }

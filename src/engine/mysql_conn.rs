@@ -69,7 +69,10 @@ impl Endpoint {
         match tokio::time::timeout(Duration::from_secs(30), mysql_async::Conn::new(self.opts())).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(classify(&e).context(format!("connect to {self}"))),
-            Err(_) => Err(SyncError::new(ErrorClass::Connection, format!("failed to connect to {self}: timed out after 30s"))),
+            Err(_) => Err(SyncError::new(
+                ErrorClass::Connection,
+                format!("failed to connect to {self}: timed out after 30s"),
+            )),
         }
     }
 }
@@ -129,9 +132,13 @@ pub fn to_wire(value: &super::event::Value) -> mysql_async::Value {
         V::Decimal(s) | V::Text(s) | V::Json(s) | V::Enum(s) | V::Set(s) => W::Bytes(s.clone().into_bytes()),
         V::Bytes(b) => W::Bytes(b.clone()),
         V::Date(d) | V::DateTime(d) | V::Timestamp(d) => date(d),
-        V::Time { negative, hours, minutes, seconds, micros } => {
-            W::Time(*negative, hours / 24, (hours % 24) as u8, *minutes, *seconds, *micros)
-        }
+        V::Time {
+            negative,
+            hours,
+            minutes,
+            seconds,
+            micros,
+        } => W::Time(*negative, hours / 24, (hours % 24) as u8, *minutes, *seconds, *micros),
         V::Year(y) => W::UInt(u64::from(*y)),
     }
 }

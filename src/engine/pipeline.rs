@@ -8,7 +8,7 @@
 //! new run from the stored checkpoint; that is the only recovery path, so it is the one the
 //! tests exercise.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
@@ -53,7 +53,9 @@ impl<S: Sink> Pipeline<S> {
         let _ = conn.disconnect().await;
         let tables: Vec<Arc<TableSchema>> = discovered.iter().map(|d| Arc::new(d.schema.clone())).collect();
         self.metrics.tables_total.set(tables.len() as i64);
-        self.metrics.rows_estimated.set(discovered.iter().map(|d| d.rows_estimated as i64).sum());
+        self.metrics
+            .rows_estimated
+            .set(discovered.iter().map(|d| d.rows_estimated as i64).sum());
 
         let as_is = self.task.spec.conflicting_tables == ConflictingTables::Ignore;
         self.sink.prepare(&tables, as_is).await?;
@@ -94,8 +96,12 @@ impl<S: Sink> Pipeline<S> {
         }
         self.show_position(checkpoint.position.as_ref());
         let done_before: u64 = checkpoint.tables.values().map(|t| t.rows).sum();
-        self.metrics.rows_copied.inc_by(done_before.saturating_sub(self.metrics.rows_copied.get()));
-        self.metrics.tables_done.set(checkpoint.tables.values().filter(|t| t.done).count() as i64);
+        self.metrics
+            .rows_copied
+            .inc_by(done_before.saturating_sub(self.metrics.rows_copied.get()));
+        self.metrics
+            .tables_done
+            .set(checkpoint.tables.values().filter(|t| t.done).count() as i64);
         let limit = self.task.batch_rows;
         for table in tables {
             let name = table.source.to_string();
@@ -119,7 +125,11 @@ impl<S: Sink> Pipeline<S> {
                 let n = rows.len() as u64;
                 let batch: Vec<ChangeEvent> = rows
                     .into_iter()
-                    .map(|after| ChangeEvent { table: table.clone(), change: RowChange::Insert { after }, commit_ts: 0 })
+                    .map(|after| ChangeEvent {
+                        table: table.clone(),
+                        change: RowChange::Insert { after },
+                        commit_ts: 0,
+                    })
                     .collect();
                 checkpoint.tables.insert(name.clone(), progress.clone());
                 self.sink.apply(&batch, checkpoint).await?;
@@ -140,7 +150,10 @@ impl<S: Sink> Pipeline<S> {
 
     async fn incremental(&mut self, tables: &[Arc<TableSchema>], mut checkpoint: Checkpoint, flavor: source::Flavor) -> SyncResult<()> {
         self.metrics.set_stage(Stage::Incremental);
-        let from = checkpoint.position.clone().ok_or_else(|| SyncError::definite("no start position", "report this as a bug"))?;
+        let from = checkpoint
+            .position
+            .clone()
+            .ok_or_else(|| SyncError::definite("no start position", "report this as a bug"))?;
         self.show_position(Some(&from));
         tracing::info!(from = %from, "following the binlog");
         let mut reader = BinlogReader::open(&self.source, flavor, self.task.server_id, &from, tables).await?;
@@ -176,28 +189,21 @@ impl<S: Sink> Pipeline<S> {
         let mut commit_position: Option<(Position, u32)> = None;
         let mut stop = self.stop.clone();
         loop {
-            let flush_due = !batch.is_empty() || commit_position.is_some();
-            let next = tokio::select! {
+            let item = tokio::select! {
                 biased;
-                _ = stop.changed() => Next::Stop,
-                item = rx.recv() => Next::Item(item),
-                _ = tokio::time::sleep(Duration::from_millis(200)), if flush_due => Next::Tick,
+                _ = stop.changed() => None,
+                item = rx.recv() => Some(item),
             };
-            let item = match next {
-                Next::Stop => {
-                    // Stop requested: write what is complete, leave the open transaction.
+            let events = match item {
+                // Stop requested: write what is complete, leave the open transaction.
+                None => {
                     self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
                     return Ok(());
                 }
-                Next::Tick => {
-                    self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
-                    batch_bytes = batch.iter().map(ChangeEvent::approx_size).sum();
-                    continue;
-                }
-                Next::Item(None) => return Err(SyncError::new(ErrorClass::Connection, "the binlog reader stopped")),
-                Next::Item(Some(item)) => item,
+                Some(None) => return Err(SyncError::new(ErrorClass::Connection, "the binlog reader stopped")),
+                Some(Some(events)) => events?,
             };
-            for event in item? {
+            for event in events {
                 match event {
                     SourceEvent::Row(change) => {
                         batch_bytes += change.approx_size();
@@ -207,7 +213,11 @@ impl<S: Sink> Pipeline<S> {
                         committed_len = batch.len();
                         commit_position = Some((position, commit_ts));
                     }
-                    SourceEvent::Ddl { database, statement, position } => {
+                    SourceEvent::Ddl {
+                        database,
+                        statement,
+                        position,
+                    } => {
                         self.metrics.ddl_skipped.inc();
                         tracing::warn!(%database, %position, statement = %statement.chars().take(300).collect::<String>(),
                             "DDL on a selected database is not applied to the destination by this version of Ferry; apply it by hand if it changes a synchronised table");
@@ -219,15 +229,17 @@ impl<S: Sink> Pipeline<S> {
                     }
                 }
             }
-            // Large transactions are written in parts; the checkpoint stays at the last complete
-            // transaction until the whole of this one is written.
             if batch.len() >= limit || batch_bytes >= MAX_BATCH_BYTES {
-                self.flush_all(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                // Large transactions are written in parts; the checkpoint stays at the last
+                // complete transaction until the whole of this one is written.
+                self.flush_all(&mut batch, &mut committed_len, &mut commit_position, checkpoint)
+                    .await?;
                 batch_bytes = 0;
-            }
-            if self.stopping() {
+            } else if rx.is_empty() {
+                // Caught up with the reader: write what is complete now. Under load the channel
+                // is rarely empty, so batches grow; when idle, latency stays low.
                 self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
-                return Ok(());
+                batch_bytes = batch.iter().map(ChangeEvent::approx_size).sum();
             }
         }
     }
@@ -267,7 +279,11 @@ impl<S: Sink> Pipeline<S> {
             ts = Some(t);
         }
         self.sink.apply(batch, checkpoint).await?;
-        self.applied(batch.len(), ts.unwrap_or_else(|| batch.last().map(|e| e.commit_ts).unwrap_or(0)), checkpoint);
+        self.applied(
+            batch.len(),
+            ts.unwrap_or_else(|| batch.last().map(|e| e.commit_ts).unwrap_or(0)),
+            checkpoint,
+        );
         batch.clear();
         *committed_len = 0;
         Ok(())
@@ -277,7 +293,10 @@ impl<S: Sink> Pipeline<S> {
         self.metrics.events_applied.inc_by(rows as u64);
         self.metrics.batches.inc();
         if commit_ts > 0 {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             self.metrics.lag_seconds.set(now.saturating_sub(u64::from(commit_ts)) as i64);
         }
         self.show_position(checkpoint.position.as_ref());
@@ -288,11 +307,4 @@ impl<S: Sink> Pipeline<S> {
             self.metrics.set_position(&p.file, p.pos, p.to_string());
         }
     }
-}
-
-/// What woke the apply loop.
-enum Next {
-    Stop,
-    Tick,
-    Item(Option<SyncResult<Vec<SourceEvent>>>),
 }

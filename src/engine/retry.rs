@@ -45,12 +45,20 @@ pub struct SyncError {
 
 impl SyncError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self { class, message: message.into(), remedy: None }
+        Self {
+            class,
+            message: message.into(),
+            remedy: None,
+        }
     }
 
     /// A definite error with its remedy.
     pub fn definite(message: impl Into<String>, remedy: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Definite, message: message.into(), remedy: Some(remedy.into()) }
+        Self {
+            class: ErrorClass::Definite,
+            message: message.into(),
+            remedy: Some(remedy.into()),
+        }
     }
 
     /// Prefixes the message with what was being done: "failed to {what}: {message}".

@@ -8,15 +8,25 @@ use super::event::TableId;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ColumnKind {
     /// Integer of `bytes` width (1, 2, 3, 4, 8).
-    Int { unsigned: bool, bytes: u8 },
+    Int {
+        unsigned: bool,
+        bytes: u8,
+    },
     Float,
     Double,
-    Decimal { precision: u32, scale: u32 },
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
     /// Character data in `charset` (MySQL charset name, e.g. `utf8mb4`, `latin1`).
-    Text { charset: String },
+    Text {
+        charset: String,
+    },
     /// Byte strings: BINARY, VARBINARY, BLOB.
     Binary,
-    Bit { bits: u32 },
+    Bit {
+        bits: u32,
+    },
     Date,
     DateTime,
     Timestamp,

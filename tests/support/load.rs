@@ -62,7 +62,11 @@ pub async fn run(pool: &Pool, seed: u64, ops: usize) -> usize {
 pub async fn large_transaction(pool: &Pool) {
     let mut conn = pool.get_conn().await.expect("connect");
     let mut tx = conn.start_transaction(TxOpts::default()).await.expect("begin");
-    tx.query_drop("UPDATE shop.all_types SET n = IFNULL(n, 0) + 1").await.expect("update all_types");
-    tx.query_drop("UPDATE shop.kv_varchar SET note = CONCAT(IFNULL(note, ''), '+')").await.expect("update kv");
+    tx.query_drop("UPDATE shop.all_types SET n = IFNULL(n, 0) + 1")
+        .await
+        .expect("update all_types");
+    tx.query_drop("UPDATE shop.kv_varchar SET note = CONCAT(IFNULL(note, ''), '+')")
+        .await
+        .expect("update kv");
     tx.commit().await.expect("commit");
 }

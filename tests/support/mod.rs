@@ -37,7 +37,12 @@ impl MariaDb {
     pub async fn start(server_id: u32) -> MariaDb {
         let dir = tempfile::Builder::new().prefix("ferry-mariadb-").tempdir().expect("temp dir");
         let port = free_port();
-        let db = MariaDb { port, server_id, pool: Pool::new(Self::url_for(port).as_str()), dir };
+        let db = MariaDb {
+            port,
+            server_id,
+            pool: Pool::new(Self::url_for(port).as_str()),
+            dir,
+        };
         db.start_process();
         db
     }
@@ -48,7 +53,12 @@ impl MariaDb {
 
     fn start_process(&self) {
         let status = Command::new(root().join("scripts/mariadb.sh"))
-            .args(["start", &self.dir.path().display().to_string(), &self.port.to_string(), &self.server_id.to_string()])
+            .args([
+                "start",
+                &self.dir.path().display().to_string(),
+                &self.port.to_string(),
+                &self.server_id.to_string(),
+            ])
             .status()
             .expect("run scripts/mariadb.sh");
         assert!(status.success(), "MariaDB did not start (see scripts/mariadb.sh output above)");
@@ -56,7 +66,9 @@ impl MariaDb {
 
     /// Stops the server (clean shutdown).
     pub fn stop(&self) {
-        let _ = Command::new(root().join("scripts/mariadb.sh")).args(["stop", &self.dir.path().display().to_string()]).status();
+        let _ = Command::new(root().join("scripts/mariadb.sh"))
+            .args(["stop", &self.dir.path().display().to_string()])
+            .status();
     }
 
     /// Starts the stopped server again, same data, same port.
@@ -79,7 +91,11 @@ impl MariaDb {
     /// `(file, position)` of the binlog end.
     pub async fn binlog_end(&self) -> (String, u64) {
         let mut conn = self.pool.get_conn().await.expect("connect");
-        let row: Row = conn.query_first("SHOW MASTER STATUS").await.expect("master status").expect("binlog on");
+        let row: Row = conn
+            .query_first("SHOW MASTER STATUS")
+            .await
+            .expect("master status")
+            .expect("binlog on");
         (row.get(0).expect("file"), row.get(1).expect("pos"))
     }
 }
@@ -124,7 +140,10 @@ impl Ferry {
             .stderr(out)
             .spawn()
             .expect("spawn ferry");
-        Ferry { child, log: log.to_path_buf() }
+        Ferry {
+            child,
+            log: log.to_path_buf(),
+        }
     }
 
     /// SIGKILL, no chance to save anything.
@@ -172,7 +191,10 @@ impl Drop for Ferry {
 /// The stored checkpoint state of `task` in `dst`, if any.
 pub async fn checkpoint(dst: &MariaDb, task: &str) -> Option<serde_json::Value> {
     let mut conn = dst.pool.get_conn().await.ok()?;
-    let state: Option<String> = conn.exec_first("SELECT state FROM ferry.ferry_checkpoint WHERE task = ?", (task,)).await.ok()?;
+    let state: Option<String> = conn
+        .exec_first("SELECT state FROM ferry.ferry_checkpoint WHERE task = ?", (task,))
+        .await
+        .ok()?;
     state.and_then(|s| serde_json::from_str(&s).ok())
 }
 
@@ -182,13 +204,20 @@ pub async fn wait_caught_up(src: &MariaDb, dst: &MariaDb, task: &str, timeout: D
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(cp) = checkpoint(dst, task).await {
-            let cp_file = cp.pointer("/position/file").and_then(|f| f.as_str()).unwrap_or_default().to_string();
+            let cp_file = cp
+                .pointer("/position/file")
+                .and_then(|f| f.as_str())
+                .unwrap_or_default()
+                .to_string();
             let cp_pos = cp.pointer("/position/pos").and_then(|p| p.as_u64()).unwrap_or(0);
             if cp.get("fullDone").and_then(|d| d.as_bool()) == Some(true) && (cp_file > file || (cp_file == file && cp_pos >= pos)) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "task {task} did not catch up with {file}:{pos} within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "task {task} did not catch up with {file}:{pos} within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -208,13 +237,22 @@ async fn rows(server: &MariaDb, db: &str, table: &str) -> (Vec<String>, Vec<Vec<
         .await
         .expect("key");
     let columns: Vec<String> = conn
-        .exec("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION", (db, table))
+        .exec(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (db, table),
+        )
         .await
         .expect("columns");
     let q = |s: &str| format!("`{}`", s.replace('`', "``"));
     let order: Vec<String> = key.iter().map(|k| q(k)).collect();
     let select: Vec<String> = columns.iter().map(|c| q(c)).collect();
-    let sql = format!("SELECT {} FROM {}.{} ORDER BY {}", select.join(", "), q(db), q(table), order.join(", "));
+    let sql = format!(
+        "SELECT {} FROM {}.{} ORDER BY {}",
+        select.join(", "),
+        q(db),
+        q(table),
+        order.join(", ")
+    );
     let rows: Vec<Row> = conn.exec(sql, ()).await.expect("select rows");
     (columns, rows.into_iter().map(Row::unwrap).collect())
 }

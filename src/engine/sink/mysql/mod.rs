@@ -36,7 +36,13 @@ pub struct MysqlSink {
 impl MysqlSink {
     /// A sink writing to `endpoint`, keeping checkpoints in `checkpoint_db`.
     pub fn new(endpoint: Endpoint, checkpoint_db: String) -> Self {
-        Self { endpoint, conn: None, checkpoint_db, task: String::new(), epoch: 0 }
+        Self {
+            endpoint,
+            conn: None,
+            checkpoint_db,
+            task: String::new(),
+            epoch: 0,
+        }
     }
 
     async fn conn(&mut self) -> SyncResult<&mut Conn> {
@@ -53,7 +59,9 @@ impl MysqlSink {
             .map_err(|e| classify(&e).context(format!("set up the session on {}", self.endpoint)))?;
             self.conn = Some(conn);
         }
-        self.conn.as_mut().ok_or_else(|| SyncError::new(ErrorClass::Connection, "no destination connection"))
+        self.conn
+            .as_mut()
+            .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no destination connection"))
     }
 
     /// Drops the connection after a failure, so the next call reconnects.
@@ -75,7 +83,9 @@ impl MysqlSink {
             .await
             .map_err(|e| classify(&e).context("begin a destination transaction"))?;
         for (sql, params) in statements {
-            tx.exec_drop(&sql, params).await.map_err(|e| classify(&e).context(format!("apply `{}`", first_words(&sql))))?;
+            tx.exec_drop(&sql, params)
+                .await
+                .map_err(|e| classify(&e).context(format!("apply `{}`", first_words(&sql))))?;
         }
         tx.exec_drop(
             format!("UPDATE {checkpoint_table} SET state = ?, updated_at = NOW(6) WHERE task = ? AND epoch = ?"),
@@ -90,7 +100,9 @@ impl MysqlSink {
                 "run one worker per task; the newer worker carries on from the checkpoint",
             ));
         }
-        tx.commit().await.map_err(|e| classify(&e).context("commit a destination transaction"))?;
+        tx.commit()
+            .await
+            .map_err(|e| classify(&e).context("commit a destination transaction"))?;
         Ok(())
     }
 }
@@ -183,7 +195,11 @@ fn upsert(table: &TableSchema, rows: &[&Row]) -> Statement {
         .collect();
     // A table whose every column is in the key has nothing to update: re-assign the first key
     // column to itself so the statement stays an idempotent no-op on duplicates.
-    let updates = if updates.is_empty() { vec![format!("{0} = {0}", cols[0])] } else { updates };
+    let updates = if updates.is_empty() {
+        vec![format!("{0} = {0}", cols[0])]
+    } else {
+        updates
+    };
     let sql = format!(
         "INSERT INTO {} ({}) VALUES {} ON DUPLICATE KEY UPDATE {}",
         quote_table(&table.target),
@@ -198,10 +214,19 @@ fn upsert(table: &TableSchema, rows: &[&Row]) -> Statement {
 fn delete(table: &TableSchema, rows: &[&Row]) -> Statement {
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
     let sql = if keys.len() == 1 {
-        format!("DELETE FROM {} WHERE {} IN ({})", quote_table(&table.target), keys[0], vec!["?"; rows.len()].join(","))
+        format!(
+            "DELETE FROM {} WHERE {} IN ({})",
+            quote_table(&table.target),
+            keys[0],
+            vec!["?"; rows.len()].join(",")
+        )
     } else {
         let one = format!("({})", keys.iter().map(|k| format!("{k} = ?")).collect::<Vec<_>>().join(" AND "));
-        format!("DELETE FROM {} WHERE {}", quote_table(&table.target), vec![one.as_str(); rows.len()].join(" OR "))
+        format!(
+            "DELETE FROM {} WHERE {}",
+            quote_table(&table.target),
+            vec![one.as_str(); rows.len()].join(" OR ")
+        )
     };
     let params = rows.iter().flat_map(|r| table.key.iter().map(|&i| to_wire(&r[i]))).collect();
     (sql, params)
@@ -220,7 +245,14 @@ mod tests {
     };
 
     fn table() -> Arc<TableSchema> {
-        let col = |n: &str, o| Column { name: n.into(), kind: ColumnKind::Int { unsigned: false, bytes: 4 }, column_type: "int".into(), nullable: false, ordinal: o, collation: None };
+        let col = |n: &str, o| Column {
+            name: n.into(),
+            kind: ColumnKind::Int { unsigned: false, bytes: 4 },
+            column_type: "int".into(),
+            nullable: false,
+            ordinal: o,
+            collation: None,
+        };
         Arc::new(TableSchema {
             source: TableId::new("s", "t"),
             target: TableId::new("d", "t`x"),
@@ -231,22 +263,51 @@ mod tests {
     }
 
     fn ev(t: &Arc<TableSchema>, change: RowChange) -> ChangeEvent {
-        ChangeEvent { table: t.clone(), change, commit_ts: 0 }
+        ChangeEvent {
+            table: t.clone(),
+            change,
+            commit_ts: 0,
+        }
     }
 
     #[test]
     fn runs_merge_and_key_changes_delete_first() {
         let t = table();
         let batch = vec![
-            ev(&t, RowChange::Insert { after: vec![Value::Int(1), Value::Int(10)] }),
-            ev(&t, RowChange::Insert { after: vec![Value::Int(2), Value::Int(20)] }),
-            ev(&t, RowChange::Update { before: vec![Value::Int(2), Value::Int(20)], after: vec![Value::Int(3), Value::Int(20)] }),
-            ev(&t, RowChange::Delete { before: vec![Value::Int(1), Value::Int(10)] }),
+            ev(
+                &t,
+                RowChange::Insert {
+                    after: vec![Value::Int(1), Value::Int(10)],
+                },
+            ),
+            ev(
+                &t,
+                RowChange::Insert {
+                    after: vec![Value::Int(2), Value::Int(20)],
+                },
+            ),
+            ev(
+                &t,
+                RowChange::Update {
+                    before: vec![Value::Int(2), Value::Int(20)],
+                    after: vec![Value::Int(3), Value::Int(20)],
+                },
+            ),
+            ev(
+                &t,
+                RowChange::Delete {
+                    before: vec![Value::Int(1), Value::Int(10)],
+                },
+            ),
         ];
         let plan = plan(&batch);
         let sqls: Vec<&str> = plan.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(sqls.len(), 4, "{sqls:?}");
-        assert!(sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (?,?), (?,?) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)"), "{}", sqls[0]);
+        assert!(
+            sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (?,?), (?,?) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)"),
+            "{}",
+            sqls[0]
+        );
         assert_eq!(sqls[1], "DELETE FROM `d`.`t``x` WHERE `id` IN (?)");
         assert_eq!(plan[1].1, vec![mysql_async::Value::Int(2)]);
         assert!(sqls[2].starts_with("INSERT INTO"));

@@ -63,7 +63,11 @@ pub fn create_table_sql(table: &TableSchema) -> String {
         .collect();
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
     parts.push(format!("PRIMARY KEY ({})", keys.join(", ")));
-    format!("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)", quote_table(&table.target), parts.join(",\n  "))
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
+        quote_table(&table.target),
+        parts.join(",\n  ")
+    )
 }
 
 /// An existing destination table is compatible when it has every selected column with the same
@@ -86,13 +90,21 @@ fn check_compatible(table: &TableSchema, existing: &[(String, String, String)]) 
     sorted_dest.sort_unstable();
     source_key.sort_unstable();
     if sorted_dest != source_key {
-        problems.push(format!("primary key is ({}), the source key is ({})", dest_key.join(", "), source_key.join(", ")));
+        problems.push(format!(
+            "primary key is ({}), the source key is ({})",
+            dest_key.join(", "),
+            source_key.join(", ")
+        ));
     }
     if problems.is_empty() {
         return Ok(());
     }
     Err(SyncError::definite(
-        format!("destination table `{}` exists but is not compatible: {}", table.target, problems.join("; ")),
+        format!(
+            "destination table `{}` exists but is not compatible: {}",
+            table.target,
+            problems.join("; ")
+        ),
         "drop or fix the destination table, map the source table to another name (targetName), or set conflictingTables: ignore",
     ))
 }
@@ -116,7 +128,9 @@ fn normalize(column_type: &str) -> String {
 pub async fn claim(conn: &mut Conn, database: &str, task: &str) -> SyncResult<(i64, Checkpoint)> {
     let table = format!("{}.ferry_checkpoint", quote_ident(database));
     let ctx = |e: mysql_async::Error| classify(&e).context(format!("claim task {task} in the destination checkpoint table"));
-    conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database))).await.map_err(ctx)?;
+    conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database)))
+        .await
+        .map_err(ctx)?;
     conn.query_drop(format!(
         "CREATE TABLE IF NOT EXISTS {table} (\n  task VARCHAR(255) NOT NULL PRIMARY KEY,\n  epoch BIGINT NOT NULL,\n  \
          state LONGTEXT NOT NULL,\n  updated_at TIMESTAMP(6) NULL\n)"
@@ -125,12 +139,17 @@ pub async fn claim(conn: &mut Conn, database: &str, task: &str) -> SyncResult<(i
     .map_err(ctx)?;
     let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(ctx)?;
     tx.exec_drop(
-        format!("INSERT INTO {table} (task, epoch, state, updated_at) VALUES (?, 1, '{{}}', NOW(6)) ON DUPLICATE KEY UPDATE epoch = epoch + 1"),
+        format!(
+            "INSERT INTO {table} (task, epoch, state, updated_at) VALUES (?, 1, '{{}}', NOW(6)) ON DUPLICATE KEY UPDATE epoch = epoch + 1"
+        ),
         (task,),
     )
     .await
     .map_err(ctx)?;
-    let row: Option<(i64, String)> = tx.exec_first(format!("SELECT epoch, state FROM {table} WHERE task = ? FOR UPDATE"), (task,)).await.map_err(ctx)?;
+    let row: Option<(i64, String)> = tx
+        .exec_first(format!("SELECT epoch, state FROM {table} WHERE task = ? FOR UPDATE"), (task,))
+        .await
+        .map_err(ctx)?;
     tx.commit().await.map_err(ctx)?;
     let (epoch, state) = row.ok_or_else(|| SyncError::definite(format!("checkpoint row of {task} vanished"), "retry"))?;
     let checkpoint = Checkpoint::from_json(&state).map_err(|e| {

@@ -33,7 +33,11 @@ pub enum SourceEvent {
     /// A row change of a selected table.
     Row(ChangeEvent),
     /// A DDL statement on a selected database.
-    Ddl { database: String, statement: String, position: Position },
+    Ddl {
+        database: String,
+        statement: String,
+        position: Position,
+    },
     /// A transaction ended; everything before `position` has been passed on.
     Commit { position: Position, commit_ts: u32 },
     /// The source is idle (heartbeat); nothing is pending.
@@ -63,8 +67,16 @@ pub struct BinlogReader {
 }
 
 enum PendingGtid {
-    MariaDb { domain: u32, server: u32, seq: u64, standalone: bool },
-    Mysql { uuid: String, gno: u64 },
+    MariaDb {
+        domain: u32,
+        server: u32,
+        seq: u64,
+        standalone: bool,
+    },
+    Mysql {
+        uuid: String,
+        gno: u64,
+    },
 }
 
 const MARIADB_ANNOTATE_ROWS: u8 = 160;
@@ -101,7 +113,10 @@ impl BinlogReader {
         Ok(BinlogReader {
             stream,
             flavor,
-            tables: tables.iter().map(|t| ((t.source.database.clone(), t.source.table.clone()), t.clone())).collect(),
+            tables: tables
+                .iter()
+                .map(|t| ((t.source.database.clone(), t.source.table.clone()), t.clone()))
+                .collect(),
             bindings: HashMap::new(),
             file: from.file.clone(),
             gtid: from.gtid.clone(),
@@ -129,7 +144,12 @@ impl BinlogReader {
             MARIADB_GTID => {
                 let data = event.data();
                 let (seq, domain, flags) = parse_mariadb_gtid(data).ok_or_else(|| malformed("MariaDB GTID", &here()))?;
-                self.pending_gtid = Some(PendingGtid::MariaDb { domain, server: header.server_id(), seq, standalone: flags & 1 != 0 });
+                self.pending_gtid = Some(PendingGtid::MariaDb {
+                    domain,
+                    server: header.server_id(),
+                    seq,
+                    standalone: flags & 1 != 0,
+                });
                 self.in_transaction = true;
                 return Ok(Some(out));
             }
@@ -151,19 +171,28 @@ impl BinlogReader {
             MARIADB_ANNOTATE_ROWS | MARIADB_BINLOG_CHECKPOINT | MARIADB_START_ENCRYPTION => return Ok(Some(out)),
             MARIADB_COMPRESSED_FIRST..=MARIADB_COMPRESSED_LAST => {
                 return Err(SyncError::definite(
-                    format!("failed to read the binlog at {}: compressed MariaDB event (type {type_code})", here()),
+                    format!(
+                        "failed to read the binlog at {}: compressed MariaDB event (type {type_code})",
+                        here()
+                    ),
                     "set log_bin_compress=OFF on the source; events already compressed cannot be read, so re-run the full sync after that",
                 ));
             }
             _ => {}
         }
 
-        let data = event
-            .read_data()
-            .map_err(|e| SyncError::new(ErrorClass::Connection, format!("failed to parse binlog event type {type_code} at {}: {e}", here())))?;
+        let data = event.read_data().map_err(|e| {
+            SyncError::new(
+                ErrorClass::Connection,
+                format!("failed to parse binlog event type {type_code} at {}: {e}", here()),
+            )
+        })?;
         let Some(data) = data else {
             return Err(SyncError::definite(
-                format!("failed to read the binlog at {}: event type {type_code} is unknown to Ferry", here()),
+                format!(
+                    "failed to read the binlog at {}: event type {type_code} is unknown to Ferry",
+                    here()
+                ),
                 "report the source version and this event type; Ferry does not skip events it cannot read",
             ));
         };
@@ -193,7 +222,10 @@ impl BinlogReader {
                 }
             }
             EventData::GtidEvent(gtid) => {
-                self.pending_gtid = Some(PendingGtid::Mysql { uuid: format_uuid(&gtid.sid()), gno: gtid.gno() });
+                self.pending_gtid = Some(PendingGtid::Mysql {
+                    uuid: format_uuid(&gtid.sid()),
+                    gno: gtid.gno(),
+                });
                 self.in_transaction = true;
             }
             EventData::TransactionPayloadEvent(_) => {
@@ -213,7 +245,11 @@ impl BinlogReader {
                     let schema = query.schema().into_owned();
                     if is_dml(&trimmed) && self.tables.keys().any(|(db, _)| *db == schema) {
                         return Err(SyncError::definite(
-                            format!("failed to read the binlog at {}: statement-format DML in `{schema}`: {}", here(), truncate(&sql, 200)),
+                            format!(
+                                "failed to read the binlog at {}: statement-format DML in `{schema}`: {}",
+                                here(),
+                                truncate(&sql, 200)
+                            ),
                             "set binlog_format=ROW on the source (and in every session that writes), then re-run the full sync",
                         ));
                     }
@@ -221,7 +257,11 @@ impl BinlogReader {
                         out.push(SourceEvent::Ddl {
                             database: schema,
                             statement: sql.into_owned(),
-                            position: Position { file: self.file.clone(), pos: end_pos, gtid: self.gtid.clone() },
+                            position: Position {
+                                file: self.file.clone(),
+                                pos: end_pos,
+                                gtid: self.gtid.clone(),
+                            },
                         });
                     }
                     // DDL is its own transaction (MariaDB marks it standalone; MySQL commits it
@@ -289,7 +329,14 @@ impl BinlogReader {
         }
         self.in_transaction = false;
         self.payload_end = None;
-        SourceEvent::Commit { position: Position { file: self.file.clone(), pos, gtid: self.gtid.clone() }, commit_ts: ts }
+        SourceEvent::Commit {
+            position: Position {
+                file: self.file.clone(),
+                pos,
+                gtid: self.gtid.clone(),
+            },
+            commit_ts: ts,
+        }
     }
 
     fn bind(&self, tme: &TableMapEvent<'_>) -> SyncResult<Option<Binding>> {
@@ -322,19 +369,30 @@ impl BinlogReader {
                 ));
             }
         }
-        Ok(Some(Binding { schema: schema.clone(), columns }))
+        Ok(Some(Binding {
+            schema: schema.clone(),
+            columns,
+        }))
     }
 
     fn rows(&self, rows: &RowsEventData<'_>, ts: u32, here: &str, out: &mut Vec<SourceEvent>) -> SyncResult<()> {
         let Some(Some(binding)) = self.bindings.get(&rows.table_id()) else {
             return Ok(());
         };
-        let tme = self.stream.get_tme(rows.table_id()).ok_or_else(|| malformed("rows event without a table map", here))?;
+        let tme = self
+            .stream
+            .get_tme(rows.table_id())
+            .ok_or_else(|| malformed("rows event without a table map", here))?;
         let full = |image: Option<mysql_common::binlog::row::BinlogRow>| -> SyncResult<Option<Row>> {
             let Some(image) = image else { return Ok(None) };
             if image.len() != binding.columns.len() {
                 return Err(SyncError::definite(
-                    format!("row image of `{}` at {here} has {} of {} columns", binding.schema.source, image.len(), binding.columns.len()),
+                    format!(
+                        "row image of `{}` at {here} has {} of {} columns",
+                        binding.schema.source,
+                        image.len(),
+                        binding.columns.len()
+                    ),
                     "set binlog_row_image=FULL on the source, then re-run the full sync",
                 ));
             }
@@ -343,10 +401,16 @@ impl BinlogReader {
                 let Some(target) = binding.columns[i] else { continue };
                 let column = &binding.schema.columns[target];
                 let wire = mysql_async::Value::try_from(value).map_err(|e| {
-                    SyncError::definite(format!("failed to decode `{}`.`{}` at {here}: {e}", binding.schema.source, column.name), "report this as a bug")
+                    SyncError::definite(
+                        format!("failed to decode `{}`.`{}` at {here}: {e}", binding.schema.source, column.name),
+                        "report this as a bug",
+                    )
                 })?;
                 row[target] = decode(column, wire, Origin::Binlog).map_err(|why| {
-                    SyncError::definite(format!("failed to decode a row of `{}` at {here}: {why}", binding.schema.source), "report this as a bug with the column's type")
+                    SyncError::definite(
+                        format!("failed to decode a row of `{}` at {here}: {why}", binding.schema.source),
+                        "report this as a bug with the column's type",
+                    )
                 })?;
             }
             Ok(Some(row))
@@ -359,7 +423,11 @@ impl BinlogReader {
                 (Some(before), None) => RowChange::Delete { before },
                 (None, None) => continue,
             };
-            out.push(SourceEvent::Row(ChangeEvent { table: binding.schema.clone(), change, commit_ts: ts }));
+            out.push(SourceEvent::Row(ChangeEvent {
+                table: binding.schema.clone(),
+                change,
+                commit_ts: ts,
+            }));
         }
         Ok(())
     }
@@ -405,7 +473,9 @@ fn malformed(what: &str, at: &str) -> SyncError {
 }
 
 fn is_dml(upper: &str) -> bool {
-    ["INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD DATA"].iter().any(|k| upper.starts_with(k))
+    ["INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD DATA"]
+        .iter()
+        .any(|k| upper.starts_with(k))
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -414,7 +484,14 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn format_uuid(b: &[u8; 16]) -> String {
     let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", h[0..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..16].concat())
+    format!(
+        "{}-{}-{}-{}-{}",
+        h[0..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..16].concat()
+    )
 }
 
 fn event_name(data: &EventData<'_>) -> String {
@@ -468,7 +545,9 @@ mod tests {
 
     #[test]
     fn uuid_formatting() {
-        let b = [0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42, 0x95, 0x62];
+        let b = [
+            0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42, 0x95, 0x62,
+        ];
         assert_eq!(format_uuid(&b), "3e11fa47-71ca-11e1-9e33-c80aa9429562");
     }
 }

@@ -44,12 +44,38 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
         (ColumnKind::Double, Wire::Bytes(b)) => Value::Double(ascii(&b).parse().map_err(|_| bad(&Wire::Bytes(b.clone())))?),
         (ColumnKind::Decimal { .. }, Wire::Bytes(b)) => Value::Decimal(ascii(&b)),
         (ColumnKind::Text { charset }, Wire::Bytes(b)) => Value::Text(decode_text(&column.name, charset, b)?),
-        (ColumnKind::Json, Wire::Bytes(b)) => Value::Json(String::from_utf8(b).map_err(|_| format!("column `{}`: JSON is not UTF-8", column.name))?),
+        (ColumnKind::Json, Wire::Bytes(b)) => {
+            Value::Json(String::from_utf8(b).map_err(|_| format!("column `{}`: JSON is not UTF-8", column.name))?)
+        }
         (ColumnKind::Binary | ColumnKind::Bit { .. }, Wire::Bytes(b)) => Value::Bytes(b),
         (ColumnKind::Bit { bits }, Wire::UInt(u)) => Value::Bytes(u.to_be_bytes()[8 - bits.div_ceil(8) as usize..].to_vec()),
-        (ColumnKind::Date, Wire::Date(y, m, d, ..)) => Value::Date(DateTime { year: y, month: m, day: d, hour: 0, minute: 0, second: 0, micros: 0 }),
-        (ColumnKind::DateTime, Wire::Date(y, mo, d, h, mi, s, us)) => Value::DateTime(DateTime { year: y, month: mo, day: d, hour: h, minute: mi, second: s, micros: us }),
-        (ColumnKind::Timestamp, Wire::Date(y, mo, d, h, mi, s, us)) => Value::Timestamp(DateTime { year: y, month: mo, day: d, hour: h, minute: mi, second: s, micros: us }),
+        (ColumnKind::Date, Wire::Date(y, m, d, ..)) => Value::Date(DateTime {
+            year: y,
+            month: m,
+            day: d,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            micros: 0,
+        }),
+        (ColumnKind::DateTime, Wire::Date(y, mo, d, h, mi, s, us)) => Value::DateTime(DateTime {
+            year: y,
+            month: mo,
+            day: d,
+            hour: h,
+            minute: mi,
+            second: s,
+            micros: us,
+        }),
+        (ColumnKind::Timestamp, Wire::Date(y, mo, d, h, mi, s, us)) => Value::Timestamp(DateTime {
+            year: y,
+            month: mo,
+            day: d,
+            hour: h,
+            minute: mi,
+            second: s,
+            micros: us,
+        }),
         (ColumnKind::Timestamp, Wire::Bytes(b)) if origin == Origin::Binlog => {
             let text = ascii(&b);
             let (secs, micros) = text.split_once('.').unwrap_or((&text, "0"));
@@ -58,7 +84,13 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
             Value::Timestamp(utc_from_epoch(secs, micros))
         }
         (ColumnKind::Timestamp, Wire::Int(secs)) if origin == Origin::Binlog => Value::Timestamp(utc_from_epoch(secs, 0)),
-        (ColumnKind::Time, Wire::Time(negative, days, h, m, s, us)) => Value::Time { negative, hours: days * 24 + u32::from(h), minutes: m, seconds: s, micros: us },
+        (ColumnKind::Time, Wire::Time(negative, days, h, m, s, us)) => Value::Time {
+            negative,
+            hours: days * 24 + u32::from(h),
+            minutes: m,
+            seconds: s,
+            micros: us,
+        },
         (ColumnKind::Year, Wire::Int(y)) => Value::Year(y as u16),
         (ColumnKind::Year, Wire::UInt(y)) => Value::Year(y as u16),
         (ColumnKind::Year, Wire::Bytes(b)) => match ascii(&b).parse::<u16>() {
@@ -74,7 +106,12 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
             for (i, byte) in b.iter().enumerate() {
                 mask |= u64::from(*byte) << (8 * i);
             }
-            let chosen: Vec<&str> = labels.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, l)| l.as_str()).collect();
+            let chosen: Vec<&str> = labels
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, l)| l.as_str())
+                .collect();
             Value::Set(chosen.join(","))
         }
         (ColumnKind::Set(_), Wire::Bytes(b)) => Value::Set(decode_text(&column.name, charset_of(column), b)?),
@@ -117,7 +154,8 @@ fn signed_from(i: i64, bytes: u8) -> i64 {
 fn decode_text(column: &str, charset: &str, bytes: Vec<u8>) -> Result<String, String> {
     let label = match charset {
         "utf8mb4" | "utf8mb3" | "utf8" | "ascii" => {
-            return String::from_utf8(bytes).map_err(|e| format!("column `{column}`: invalid {charset} data at byte {}", e.utf8_error().valid_up_to()));
+            return String::from_utf8(bytes)
+                .map_err(|e| format!("column `{column}`: invalid {charset} data at byte {}", e.utf8_error().valid_up_to()));
         }
         // MySQL's latin1 is cp1252 with the five unassigned bytes mapped to C1 controls, which
         // is exactly the WHATWG windows-1252 decoder.
@@ -137,9 +175,14 @@ fn decode_text(column: &str, charset: &str, bytes: Vec<u8>) -> Result<String, St
         "sjis" | "cp932" => "shift_jis",
         "ujis" | "eucjpms" => "euc-jp",
         "euckr" => "euc-kr",
-        other => return Err(format!("column `{column}`: character set `{other}` is not supported; convert the column to utf8mb4")),
+        other => {
+            return Err(format!(
+                "column `{column}`: character set `{other}` is not supported; convert the column to utf8mb4"
+            ));
+        }
     };
-    let encoding = encoding_rs::Encoding::for_label(label.as_bytes()).ok_or_else(|| format!("column `{column}`: no decoder for {charset}"))?;
+    let encoding =
+        encoding_rs::Encoding::for_label(label.as_bytes()).ok_or_else(|| format!("column `{column}`: no decoder for {charset}"))?;
     let (text, had_errors) = encoding.decode_without_bom_handling(&bytes);
     if had_errors {
         return Err(format!("column `{column}`: bytes that are not valid {charset}"));
@@ -150,7 +193,15 @@ fn decode_text(column: &str, charset: &str, bytes: Vec<u8>) -> Result<String, St
 /// Converts seconds since the epoch to UTC wall-clock time; 0 is the zero TIMESTAMP.
 pub fn utc_from_epoch(secs: i64, micros: u32) -> DateTime {
     if secs == 0 && micros == 0 {
-        return DateTime { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0, micros: 0 };
+        return DateTime {
+            year: 0,
+            month: 0,
+            day: 0,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            micros: 0,
+        };
     }
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -164,7 +215,15 @@ pub fn utc_from_epoch(secs: i64, micros: u32) -> DateTime {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
     let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-    DateTime { year, month, day, hour: (rem / 3600) as u8, minute: (rem % 3600 / 60) as u8, second: (rem % 60) as u8, micros }
+    DateTime {
+        year,
+        month,
+        day,
+        hour: (rem / 3600) as u8,
+        minute: (rem % 3600 / 60) as u8,
+        second: (rem % 60) as u8,
+        micros,
+    }
 }
 
 #[cfg(test)]
@@ -172,7 +231,14 @@ mod tests {
     use super::*;
 
     fn col(kind: ColumnKind) -> Column {
-        Column { name: "c".into(), kind, column_type: "t".into(), nullable: true, ordinal: 0, collation: None }
+        Column {
+            name: "c".into(),
+            kind,
+            column_type: "t".into(),
+            nullable: true,
+            ordinal: 0,
+            collation: None,
+        }
     }
 
     #[test]
@@ -201,7 +267,10 @@ mod tests {
     #[test]
     fn epochs_become_utc_wall_time() {
         let t = utc_from_epoch(1_700_000_000, 123_456);
-        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second, t.micros), (2023, 11, 14, 22, 13, 20, 123_456));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second, t.micros),
+            (2023, 11, 14, 22, 13, 20, 123_456)
+        );
         assert_eq!(utc_from_epoch(0, 0).year, 0);
         assert_eq!(utc_from_epoch(2_147_483_647, 0).year, 2038);
     }
@@ -211,7 +280,10 @@ mod tests {
         let labels = vec!["a".to_string(), "b".into(), "c".into()];
         let s = col(ColumnKind::Set(labels.clone()));
         assert_eq!(decode(&s, Wire::Bytes(vec![0b101]), Origin::Binlog), Ok(Value::Set("a,c".into())));
-        assert_eq!(decode(&s, Wire::Bytes(b"a,c".to_vec()), Origin::Snapshot), Ok(Value::Set("a,c".into())));
+        assert_eq!(
+            decode(&s, Wire::Bytes(b"a,c".to_vec()), Origin::Snapshot),
+            Ok(Value::Set("a,c".into()))
+        );
         let e = col(ColumnKind::Enum(labels));
         assert_eq!(decode(&e, Wire::Int(2), Origin::Binlog), Ok(Value::Enum("b".into())));
         assert_eq!(decode(&e, Wire::Int(0), Origin::Binlog), Ok(Value::Enum(String::new())));
@@ -219,8 +291,14 @@ mod tests {
 
     #[test]
     fn binlog_year_zero_and_timestamp_zero() {
-        assert_eq!(decode(&col(ColumnKind::Year), Wire::Bytes(b"1900".to_vec()), Origin::Binlog), Ok(Value::Year(0)));
-        assert_eq!(decode(&col(ColumnKind::Year), Wire::Bytes(b"2155".to_vec()), Origin::Binlog), Ok(Value::Year(2155)));
+        assert_eq!(
+            decode(&col(ColumnKind::Year), Wire::Bytes(b"1900".to_vec()), Origin::Binlog),
+            Ok(Value::Year(0))
+        );
+        assert_eq!(
+            decode(&col(ColumnKind::Year), Wire::Bytes(b"2155".to_vec()), Origin::Binlog),
+            Ok(Value::Year(2155))
+        );
         let ts = decode(&col(ColumnKind::Timestamp), Wire::Bytes(b"0".to_vec()), Origin::Binlog);
         assert_eq!(ts, Ok(Value::Timestamp(utc_from_epoch(0, 0))));
     }

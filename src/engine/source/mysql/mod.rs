@@ -31,7 +31,11 @@ pub async fn detect_flavor(endpoint: &Endpoint) -> SyncResult<(Flavor, String)> 
         .map_err(|e| classify(&e).context(format!("read the version of {endpoint}")))?;
     let _ = conn.disconnect().await;
     let version = version.unwrap_or_default();
-    let flavor = if version.to_ascii_lowercase().contains("mariadb") { Flavor::MariaDb } else { Flavor::Mysql };
+    let flavor = if version.to_ascii_lowercase().contains("mariadb") {
+        Flavor::MariaDb
+    } else {
+        Flavor::Mysql
+    };
     Ok((flavor, version))
 }
 
@@ -48,10 +52,17 @@ pub async fn current_position(endpoint: &Endpoint, flavor: Flavor) -> SyncResult
     let pos: u64 = row.get(1).unwrap_or(4);
     let gtid = match flavor {
         Flavor::MariaDb => {
-            let g: Option<String> = conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (file.as_str(), pos)).await.map_err(ctx)?;
+            let g: Option<String> = conn
+                .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (file.as_str(), pos))
+                .await
+                .map_err(ctx)?;
             g.and_then(|g| GtidState::parse_mariadb(&g))
         }
-        Flavor::Mysql => row.get::<Option<String>, _>(4).flatten().filter(|g| !g.is_empty()).and_then(|g| GtidState::parse_mysql(&g)),
+        Flavor::Mysql => row
+            .get::<Option<String>, _>(4)
+            .flatten()
+            .filter(|g| !g.is_empty())
+            .and_then(|g| GtidState::parse_mysql(&g)),
     };
     let _ = conn.disconnect().await;
     Ok(Position { file, pos, gtid })

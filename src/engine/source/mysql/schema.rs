@@ -21,8 +21,22 @@ pub struct DiscoveredTable {
     pub rows_estimated: u64,
 }
 
-type ColumnRow = (String, String, String, u64, String, String, String, Option<String>, Option<String>, Option<u64>, Option<u64>);
+type ColumnRow = (
+    String,
+    String,
+    String,
+    u64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    Option<u64>,
+);
 type IndexRow = (String, String, String, i64, u64, String, Option<u64>);
+/// Index name → (unique, [(column, whole column — not a prefix)]).
+type Indexes = BTreeMap<String, (bool, Vec<(String, bool)>)>;
 
 /// Discovers every table `objects` selects. Fails with a definite error naming the table when a
 /// listed table or column does not exist, a table has no usable key, or a type is unsupported.
@@ -78,9 +92,13 @@ pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec
             collation,
         });
     }
-    let mut indexes_of: BTreeMap<(String, String), BTreeMap<String, (bool, Vec<(String, bool)>)>> = BTreeMap::new();
+    let mut indexes_of: BTreeMap<(String, String), Indexes> = BTreeMap::new();
     for (db, table, index, non_unique, _, column, sub_part) in indexes {
-        let entry = indexes_of.entry((db, table)).or_default().entry(index).or_insert((non_unique == 0, Vec::new()));
+        let entry = indexes_of
+            .entry((db, table))
+            .or_default()
+            .entry(index)
+            .or_insert((non_unique == 0, Vec::new()));
         entry.1.push((column, sub_part.is_none()));
     }
 
@@ -108,7 +126,10 @@ pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec
             let all_columns = columns_of.remove(&key).unwrap_or_default();
             let indexes = indexes_of.remove(&key).unwrap_or_default();
             let schema = build_schema(object, spec, name, all_columns, &indexes)?;
-            out.push(DiscoveredTable { schema, rows_estimated: row.2.unwrap_or(0) });
+            out.push(DiscoveredTable {
+                schema,
+                rows_estimated: row.2.unwrap_or(0),
+            });
         }
     }
     Ok(out)
@@ -119,7 +140,7 @@ fn build_schema(
     spec: Option<&crate::api::TableSpec>,
     name: &str,
     all_columns: Vec<Column>,
-    indexes: &BTreeMap<String, (bool, Vec<(String, bool)>)>,
+    indexes: &Indexes,
 ) -> SyncResult<TableSchema> {
     let source = TableId::new(&object.database, name);
     let nullable = |c: &str| all_columns.iter().find(|col| col.name == c).is_none_or(|col| col.nullable);
@@ -152,13 +173,15 @@ fn build_schema(
     let selected: Vec<Column> = all_columns
         .into_iter()
         .filter(|c| {
-            key_names.contains(&c.name.as_str())
-                || spec.and_then(|s| s.columns.as_ref()).is_none_or(|wanted| wanted.contains(&c.name))
+            key_names.contains(&c.name.as_str()) || spec.and_then(|s| s.columns.as_ref()).is_none_or(|wanted| wanted.contains(&c.name))
         })
         .collect();
     if let Some(bad) = selected.iter().find(|c| c.column_type.starts_with("unsupported: ")) {
         return Err(SyncError::definite(
-            format!("column `{}` of table `{source}` has an unsupported type ({})", bad.name, bad.column_type),
+            format!(
+                "column `{}` of table `{source}` has an unsupported type ({})",
+                bad.name, bad.column_type
+            ),
             "exclude the column with `columns:` or change its type",
         ));
     }
@@ -171,7 +194,13 @@ fn build_schema(
         object.target_name.clone().unwrap_or_else(|| object.database.clone()),
         spec.and_then(|s| s.target_name.clone()).unwrap_or_else(|| name.to_string()),
     );
-    Ok(TableSchema { source, target, columns: selected, key, key_name })
+    Ok(TableSchema {
+        source,
+        target,
+        columns: selected,
+        key,
+        key_name,
+    })
 }
 
 /// Maps a source column type to its value representation.
@@ -201,7 +230,9 @@ pub fn column_kind(
         },
         "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => text(),
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => ColumnKind::Binary,
-        "bit" => ColumnKind::Bit { bits: precision.unwrap_or(1) as u32 },
+        "bit" => ColumnKind::Bit {
+            bits: precision.unwrap_or(1) as u32,
+        },
         "date" => ColumnKind::Date,
         "datetime" => ColumnKind::DateTime,
         "timestamp" => ColumnKind::Timestamp,
@@ -260,8 +291,14 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_source_type() {
-        assert_eq!(column_kind("int", "int(10) unsigned", None, None, None), Ok(ColumnKind::Int { unsigned: true, bytes: 4 }));
-        assert_eq!(column_kind("varchar", "varchar(10)", Some("latin1"), None, None), Ok(ColumnKind::Text { charset: "latin1".into() }));
+        assert_eq!(
+            column_kind("int", "int(10) unsigned", None, None, None),
+            Ok(ColumnKind::Int { unsigned: true, bytes: 4 })
+        );
+        assert_eq!(
+            column_kind("varchar", "varchar(10)", Some("latin1"), None, None),
+            Ok(ColumnKind::Text { charset: "latin1".into() })
+        );
         assert!(column_kind("geometry", "geometry", None, None, None).is_err());
     }
 }

@@ -39,14 +39,21 @@ impl Snapshot {
         let mut conn = endpoint.connect().await?;
         let ctx = |e: mysql_async::Error| classify(&e).context(format!("open a consistent snapshot on {endpoint}"));
         conn.query_drop("SET SESSION time_zone = '+00:00'").await.map_err(ctx)?;
-        conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.map_err(ctx)?;
+        conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await
+            .map_err(ctx)?;
         let position = match flavor {
             Flavor::MariaDb => {
-                conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await.map_err(ctx)?;
+                conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await
+                    .map_err(ctx)?;
                 let status: Vec<(String, String)> = conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'").await.map_err(ctx)?;
                 let get = |name: &str| status.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
                 let file = get("binlog_snapshot_file").filter(|f| !f.is_empty()).ok_or_else(|| {
-                    SyncError::definite(format!("the source {endpoint} has no binary log"), "enable log_bin on the source and restart it")
+                    SyncError::definite(
+                        format!("the source {endpoint} has no binary log"),
+                        "enable log_bin on the source and restart it",
+                    )
                 })?;
                 let pos: u64 = get("binlog_snapshot_position").and_then(|p| p.parse().ok()).unwrap_or(4);
                 let gtid: Option<String> = conn
@@ -54,7 +61,11 @@ impl Snapshot {
                     .await
                     .map_err(ctx)?
                     .flatten();
-                Position { file, pos, gtid: gtid.and_then(|g| GtidState::parse_mariadb(&g)) }
+                Position {
+                    file,
+                    pos,
+                    gtid: gtid.and_then(|g| GtidState::parse_mariadb(&g)),
+                }
             }
             Flavor::Mysql => {
                 // A short global read lock so the binlog position and the read view coincide.
@@ -75,7 +86,11 @@ impl Snapshot {
                 let file: String = row.get(0).unwrap_or_default();
                 let pos: u64 = row.get(1).unwrap_or(4);
                 let gtid: Option<String> = row.get(4);
-                Position { file, pos, gtid: gtid.filter(|g| !g.is_empty()).and_then(|g| GtidState::parse_mysql(&g)) }
+                Position {
+                    file,
+                    pos,
+                    gtid: gtid.filter(|g| !g.is_empty()).and_then(|g| GtidState::parse_mysql(&g)),
+                }
             }
         };
         // From here on, character data arrives in each column's own character set, exactly as
@@ -104,7 +119,12 @@ impl Snapshot {
                     .zip(&table.columns)
                     .map(|(raw, column)| decode(column, raw, Origin::Snapshot))
                     .collect::<Result<Row, String>>()
-                    .map_err(|why| SyncError::definite(format!("failed to decode a row of `{}`: {why}", table.source), "report this as a bug with the column's type"))
+                    .map_err(|why| {
+                        SyncError::definite(
+                            format!("failed to decode a row of `{}`: {why}", table.source),
+                            "report this as a bug with the column's type",
+                        )
+                    })
             })
             .collect()
     }
@@ -154,7 +174,14 @@ mod tests {
 
     #[test]
     fn composite_keyset_predicate_is_spelt_out() {
-        let col = |n: &str| Column { name: n.into(), kind: ColumnKind::Int { unsigned: false, bytes: 4 }, column_type: "int".into(), nullable: false, ordinal: 0, collation: None };
+        let col = |n: &str| Column {
+            name: n.into(),
+            kind: ColumnKind::Int { unsigned: false, bytes: 4 },
+            column_type: "int".into(),
+            nullable: false,
+            ordinal: 0,
+            collation: None,
+        };
         let table = TableSchema {
             source: TableId::new("d", "t"),
             target: TableId::new("d", "t"),

@@ -1,0 +1,51 @@
+# Ferry — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+# Engine scenarios each start two MariaDB servers; two at a time suits a 2-core machine.
+TEST_THREADS ?= 2
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the ferry binary (release).
+	$(CARGO) build --release
+
+.PHONY: deps
+deps: ## Install what the tests and the demo need (MariaDB from Debian).
+	scripts/install-test-deps.sh
+
+.PHONY: test
+test: deps ## Install test dependencies, then run every test (unit, and end-to-end against real MariaDB).
+	$(CARGO) test --all-targets -- --test-threads=$(TEST_THREADS)
+
+.PHONY: lint
+lint: ## rustfmt check and clippy with warnings as errors.
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+.PHONY: crds
+crds: ## Regenerate crds/ from the Rust types.
+	$(CARGO) run --quiet -- crd > crds/synctask.yaml
+
+.PHONY: check-crds
+check-crds: crds ## Fail if crds/ is not what the code generates.
+	@git diff --exit-code -- crds/ || { echo "crds/ is stale: run 'make crds' and commit"; exit 1; }
+
+.PHONY: check
+check: lint check-crds ## Everything CI checks before the tests.
+
+.PHONY: demo
+demo: ## Local demo: two MariaDB servers, sample data, live writes, ferry run (Ctrl-C to stop).
+	scripts/demo.sh
+
+.PHONY: demo-stop
+demo-stop: ## Stop the demo's servers and remove .demo/.
+	scripts/demo.sh stop
+
+.PHONY: clean
+clean: ## Remove build output and demo state.
+	$(CARGO) clean
+	rm -rf .demo

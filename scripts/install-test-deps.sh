@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what Ferry's tests and demo need on Debian 12: MariaDB server and client.
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+need=()
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${need[*]}"
+  $sudo apt-get update -qq
+  # The package's own service is not wanted: tests and the demo start private servers.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
