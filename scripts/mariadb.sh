@@ -19,14 +19,15 @@ start)
   server_id=${4:?SERVER_ID missing}
   mariadbd=$(find_bin mariadbd mysqld) || { echo "mariadbd not found: run scripts/install-test-deps.sh" >&2; exit 1; }
   client=$(find_bin mariadb mysql) || { echo "mariadb client not found: run scripts/install-test-deps.sh" >&2; exit 1; }
-  mkdir -p "$dir"
+  mkdir -p "$dir/tmp"
   dir=$(cd "$dir" && pwd)
   if [ ! -d "$dir/data/mysql" ]; then
-    mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+    # A private tmpdir: bootstraps running side by side otherwise clash on temp-table names.
+    mariadb-install-db --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --user="$(id -un)" \
       --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
       || { cat "$dir/install.log" >&2; exit 1; }
   fi
-  "$mariadbd" --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+  "$mariadbd" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --user="$(id -un)" \
     --port="$port" --bind-address=127.0.0.1 --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" \
     --log-error="$dir/error.log" --skip-name-resolve \
     --server-id="$server_id" --log-bin="$dir/data/binlog" --binlog-format=ROW --binlog-row-image=FULL \

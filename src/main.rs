@@ -92,7 +92,13 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let metrics = TaskMetrics::new(&task.key);
+    let metrics = match TaskMetrics::new(&task.key) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: failed to register metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if metrics_addr != "off" {
         match metrics_addr.parse::<SocketAddr>() {
             Ok(addr) => {

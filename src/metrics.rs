@@ -59,45 +59,44 @@ pub struct TaskMetrics {
 
 impl TaskMetrics {
     /// Registers the metrics of `task` (the label value every series carries).
-    pub fn new(task: &str) -> Arc<TaskMetrics> {
+    pub fn new(task: &str) -> Result<Arc<TaskMetrics>, prometheus::Error> {
         let registry = Registry::new();
         let opts = |name: &str, help: &str| Opts::new(name, help).const_label("task", task);
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::with_opts(opts(name, help)).expect("valid metric name");
-            registry.register(Box::new(c.clone())).expect("unique metric");
-            c
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::with_opts(opts(name, help))?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
         };
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::with_opts(opts(name, help)).expect("valid metric name");
-            registry.register(Box::new(g.clone())).expect("unique metric");
-            g
+        let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let g = IntGauge::with_opts(opts(name, help))?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
         };
         let errors = IntCounterVec::new(
             opts("ferry_errors_total", "Errors by class (connection, other, definite)"),
             &["class"],
-        )
-        .expect("valid metric");
-        registry.register(Box::new(errors.clone())).expect("unique metric");
-        Arc::new(TaskMetrics {
-            rows_copied: counter("ferry_rows_copied_total", "Rows copied by the full sync"),
-            rows_estimated: gauge("ferry_rows_estimated", "Rows the full sync expects to copy (source statistics)"),
-            tables_done: gauge("ferry_tables_done", "Tables whose full sync finished"),
-            tables_total: gauge("ferry_tables_total", "Tables in the task"),
-            events_applied: counter("ferry_events_applied_total", "Binlog row events applied to the destination"),
-            batches: counter("ferry_batches_total", "Destination batches committed"),
+        )?;
+        registry.register(Box::new(errors.clone()))?;
+        Ok(Arc::new(TaskMetrics {
+            rows_copied: counter("ferry_rows_copied_total", "Rows copied by the full sync")?,
+            rows_estimated: gauge("ferry_rows_estimated", "Rows the full sync expects to copy (source statistics)")?,
+            tables_done: gauge("ferry_tables_done", "Tables whose full sync finished")?,
+            tables_total: gauge("ferry_tables_total", "Tables in the task")?,
+            events_applied: counter("ferry_events_applied_total", "Binlog row events applied to the destination")?,
+            batches: counter("ferry_batches_total", "Destination batches committed")?,
             lag_seconds: gauge(
                 "ferry_lag_seconds",
                 "Seconds between the source commit of the last applied event and now",
-            ),
-            checkpoint_file_number: gauge("ferry_checkpoint_binlog_file_number", "Number of the binlog file of the checkpoint"),
+            )?,
+            checkpoint_file_number: gauge("ferry_checkpoint_binlog_file_number", "Number of the binlog file of the checkpoint")?,
             checkpoint_offset: gauge(
                 "ferry_checkpoint_binlog_offset_bytes",
                 "Offset in the binlog file of the checkpoint",
-            ),
+            )?,
             ddl_skipped: counter(
                 "ferry_ddl_skipped_total",
                 "DDL statements on selected databases not applied to the destination",
-            ),
+            )?,
             errors,
             registry,
             text: Mutex::new(TextState {
@@ -105,7 +104,7 @@ impl TaskMetrics {
                 position: String::new(),
                 retry: None,
             }),
-        })
+        }))
     }
 
     /// Sets the stage.

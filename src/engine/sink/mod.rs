@@ -13,7 +13,9 @@ pub trait Sink: Send {
     /// checks that what exists is compatible (unless `use_existing_as_is`).
     fn prepare(&mut self, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> impl Future<Output = SyncResult<()>> + Send;
 
-    /// Claims the task for this worker (a new fencing epoch) and returns its checkpoint.
+    /// Claims the task for this worker and returns its checkpoint. The first call takes a new
+    /// fencing epoch; later calls (retries) keep it and fail definitely if another worker has
+    /// claimed the task since.
     fn claim(&mut self, task: &str) -> impl Future<Output = SyncResult<Checkpoint>> + Send;
 
     /// Applies `batch` in order — upserts of full after-images, deletes by key — and stores

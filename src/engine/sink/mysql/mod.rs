@@ -95,10 +95,7 @@ impl MysqlSink {
         .map_err(|e| classify(&e).context("write the checkpoint"))?;
         if tx.affected_rows() == 0 {
             let _ = tx.rollback().await;
-            return Err(SyncError::definite(
-                format!("task {task} was claimed by another worker (epoch {epoch} is stale); this worker's last batch was rolled back"),
-                "run one worker per task; the newer worker carries on from the checkpoint",
-            ));
+            return Err(schema::fenced(&task, epoch));
         }
         tx.commit()
             .await
@@ -116,8 +113,10 @@ impl Sink for MysqlSink {
 
     async fn claim(&mut self, task: &str) -> SyncResult<Checkpoint> {
         let db = self.checkpoint_db.clone();
+        // Once per worker: a retry keeps the epoch, so it cannot take the task from a newer worker.
+        let held = (self.epoch != 0 && self.task == task).then_some(self.epoch);
         let conn = self.conn().await?;
-        let result = schema::claim(conn, &db, task).await;
+        let result = schema::claim(conn, &db, task, held).await;
         match result {
             Ok((epoch, checkpoint)) => {
                 self.task = task.to_string();

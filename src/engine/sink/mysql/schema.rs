@@ -123,9 +123,11 @@ fn normalize(column_type: &str) -> String {
     t
 }
 
-/// Creates the checkpoint table if needed, takes a new fencing epoch for `task` and returns it
-/// with the stored checkpoint.
-pub async fn claim(conn: &mut Conn, database: &str, task: &str) -> SyncResult<(i64, Checkpoint)> {
+/// Creates the checkpoint table if needed and returns the fencing epoch with the stored
+/// checkpoint. With `held = None` it takes a new epoch (a worker starting); with
+/// `held = Some(epoch)` it keeps that epoch (the same worker retrying) and fails definitely
+/// when another worker has claimed the task since.
+pub async fn claim(conn: &mut Conn, database: &str, task: &str, held: Option<i64>) -> SyncResult<(i64, Checkpoint)> {
     let table = format!("{}.ferry_checkpoint", quote_ident(database));
     let ctx = |e: mysql_async::Error| classify(&e).context(format!("claim task {task} in the destination checkpoint table"));
     conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database)))
@@ -151,7 +153,17 @@ pub async fn claim(conn: &mut Conn, database: &str, task: &str) -> SyncResult<(i
         .await
         .map_err(ctx)?;
     tx.commit().await.map_err(ctx)?;
-    let (epoch, state) = row.ok_or_else(|| SyncError::definite(format!("checkpoint row of {task} vanished"), "retry"))?;
+    let (epoch, state) = row.ok_or_else(|| {
+        SyncError::definite(
+            format!("the checkpoint row of task {task} was deleted while this worker ran"),
+            "restart the task",
+        )
+    })?;
+    if let Some(held) = held
+        && held != epoch
+    {
+        return Err(fenced(task, held));
+    }
     let checkpoint = Checkpoint::from_json(&state).map_err(|e| {
         SyncError::definite(
             format!("the stored checkpoint of {task} cannot be read: {e}"),
@@ -159,6 +171,14 @@ pub async fn claim(conn: &mut Conn, database: &str, task: &str) -> SyncResult<(i
         )
     })?;
     Ok((epoch, checkpoint))
+}
+
+/// The error of a worker whose epoch is no longer the task's.
+pub fn fenced(task: &str, epoch: i64) -> SyncError {
+    SyncError::definite(
+        format!("task {task} was claimed by another worker (epoch {epoch} is stale); this worker stopped without writing"),
+        "run one worker per task; the newer worker carries on from the checkpoint",
+    )
 }
 
 #[cfg(test)]

@@ -384,7 +384,7 @@ impl BinlogReader {
             .get_tme(rows.table_id())
             .ok_or_else(|| malformed("rows event without a table map", here))?;
         let full = |image: Option<mysql_common::binlog::row::BinlogRow>| -> SyncResult<Option<Row>> {
-            let Some(image) = image else { return Ok(None) };
+            let Some(mut image) = image else { return Ok(None) };
             if image.len() != binding.columns.len() {
                 return Err(SyncError::definite(
                     format!(
@@ -397,8 +397,10 @@ impl BinlogReader {
                 ));
             }
             let mut row: Row = vec![crate::engine::event::Value::Null; binding.schema.columns.len()];
-            for (i, value) in image.unwrap().into_iter().enumerate() {
-                let Some(target) = binding.columns[i] else { continue };
+            for (i, target) in binding.columns.iter().enumerate() {
+                let (Some(target), Some(value)) = (*target, image.take(i)) else {
+                    continue;
+                };
                 let column = &binding.schema.columns[target];
                 let wire = mysql_async::Value::try_from(value).map_err(|e| {
                     SyncError::definite(

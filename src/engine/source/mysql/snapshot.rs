@@ -112,12 +112,12 @@ impl Snapshot {
             .await
             .map_err(|e| classify(&e).context(format!("read a chunk of `{}` from the source", table.source)))?;
         rows.into_iter()
-            .map(|row| {
-                let values = row.unwrap();
-                values
-                    .into_iter()
-                    .zip(&table.columns)
-                    .map(|(raw, column)| decode(column, raw, Origin::Snapshot))
+            .map(|mut row| {
+                table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| decode(column, row.take(i).unwrap_or(mysql_async::Value::NULL), Origin::Snapshot))
                     .collect::<Result<Row, String>>()
                     .map_err(|why| {
                         SyncError::definite(
