@@ -131,6 +131,7 @@ async fn source_restart_during_incremental() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = task_file(dir.path(), "restart", &src, &dst, "[{database: app}]", "");
     let mut ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
+    let _keep_log = ferry.keep_log_on_panic();
     src.exec("UPDATE app.t SET v = 'before' WHERE id <= 100").await;
     wait_caught_up(&src, &dst, "default/restart", Duration::from_secs(120)).await;
 

@@ -32,6 +32,35 @@ pub struct Checkpoint {
     /// Whether the full sync has finished.
     #[serde(default)]
     pub full_done: bool,
+    /// Version (ms) of the last event before `position`; the next event's version is larger.
+    /// Set to the first snapshot's start time, which is also every snapshot row's version.
+    #[serde(default)]
+    pub version: i64,
+    /// Version of every snapshot row.
+    #[serde(default)]
+    pub base_version: i64,
+}
+
+impl Checkpoint {
+    /// The version of an event committed at `commit_ts` (seconds) that follows `last`:
+    /// its commit time in milliseconds, or `last + 1` where that is not larger (several events
+    /// in one millisecond, or commit times that go back), so versions follow source order.
+    pub fn next_version(last: i64, commit_ts: u32) -> i64 {
+        (i64::from(commit_ts) * 1000).max(last + 1)
+    }
+
+    /// Serialised form stored in the destination.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Parses the stored form; an empty or `{}` state is a fresh task.
+    pub fn from_json(text: &str) -> Result<Checkpoint, serde_json::Error> {
+        if text.trim().is_empty() {
+            return Ok(Checkpoint::default());
+        }
+        serde_json::from_str(text)
+    }
 }
 
 /// Full-sync progress of one table.
@@ -45,21 +74,6 @@ pub struct TableProgress {
     pub rows: u64,
     /// Every chunk copied.
     pub done: bool,
-}
-
-impl Checkpoint {
-    /// Serialised form stored in the destination.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
-    }
-
-    /// Parses the stored form; an empty or `{}` state is a fresh task.
-    pub fn from_json(text: &str) -> Result<Checkpoint, serde_json::Error> {
-        if text.trim().is_empty() {
-            return Ok(Checkpoint::default());
-        }
-        serde_json::from_str(text)
-    }
 }
 
 #[cfg(test)]
@@ -87,5 +101,16 @@ mod tests {
         );
         assert_eq!(Checkpoint::from_json(&cp.to_json()).expect("parses"), cp);
         assert_eq!(Checkpoint::from_json("{}").expect("parses"), Checkpoint::default());
+    }
+
+    #[test]
+    fn versions_follow_source_order_even_when_commit_times_do_not() {
+        let v1 = Checkpoint::next_version(0, 1_700_000_000);
+        assert_eq!(v1, 1_700_000_000_000);
+        let v2 = Checkpoint::next_version(v1, 1_700_000_000);
+        assert_eq!(v2, v1 + 1);
+        let v3 = Checkpoint::next_version(v2, 1_699_999_999);
+        assert_eq!(v3, v2 + 1);
+        assert_eq!(Checkpoint::next_version(v3, 1_700_000_005), 1_700_000_005_000);
     }
 }

@@ -221,6 +221,10 @@ pub struct ChangeEvent {
     pub change: RowChange,
     /// Source commit time, seconds since the epoch (0 for snapshot rows).
     pub commit_ts: u32,
+    /// Version in milliseconds, strictly increasing in source order; snapshot rows carry the
+    /// task's base version, older than every binlog event. Wide-column sinks write it as the
+    /// cell timestamp, so a replayed or late event never overwrites newer data.
+    pub version: i64,
 }
 
 impl ChangeEvent {

@@ -73,6 +73,8 @@ impl<S: Sink> Pipeline<S> {
         }
         if checkpoint.position.is_none() {
             checkpoint.position = Some(source::current_position(&self.source, flavor).await?);
+            checkpoint.base_version = now_millis();
+            checkpoint.version = checkpoint.base_version;
             self.sink.apply(&[], &checkpoint).await?;
         }
         if !sync_types.incremental {
@@ -90,8 +92,11 @@ impl<S: Sink> Pipeline<S> {
         self.metrics.set_stage(Stage::FullSync);
         let mut snapshot = Snapshot::open(&self.source, flavor).await?;
         if checkpoint.position.is_none() {
-            // The first snapshot's position is where the binlog will resume: durable before any row.
+            // The first snapshot's position is where the binlog will resume, and its start time
+            // the version of every snapshot row: durable before any row.
             checkpoint.position = Some(snapshot.position.clone());
+            checkpoint.base_version = now_millis();
+            checkpoint.version = checkpoint.base_version;
             self.sink.apply(&[], checkpoint).await?;
         }
         self.show_position(checkpoint.position.as_ref());
@@ -129,6 +134,7 @@ impl<S: Sink> Pipeline<S> {
                         table: table.clone(),
                         change: RowChange::Insert { after },
                         commit_ts: 0,
+                        version: checkpoint.base_version,
                     })
                     .collect();
                 checkpoint.tables.insert(name.clone(), progress.clone());
@@ -186,7 +192,9 @@ impl<S: Sink> Pipeline<S> {
         let mut batch: Vec<ChangeEvent> = Vec::new();
         let mut batch_bytes = 0usize;
         let mut committed_len = 0usize;
-        let mut commit_position: Option<(Position, u32)> = None;
+        let mut commit_position: Option<(Position, u32, i64)> = None;
+        // Version of the last event read; the checkpoint takes it only at commit boundaries.
+        let mut version = checkpoint.version;
         let mut stop = self.stop.clone();
         loop {
             let item = tokio::select! {
@@ -205,13 +213,15 @@ impl<S: Sink> Pipeline<S> {
             };
             for event in events {
                 match event {
-                    SourceEvent::Row(change) => {
+                    SourceEvent::Row(mut change) => {
+                        version = Checkpoint::next_version(version, change.commit_ts);
+                        change.version = version;
                         batch_bytes += change.approx_size();
                         batch.push(change);
                     }
                     SourceEvent::Commit { position, commit_ts } => {
                         committed_len = batch.len();
-                        commit_position = Some((position, commit_ts));
+                        commit_position = Some((position, commit_ts, version));
                     }
                     SourceEvent::Ddl {
                         database,
@@ -249,14 +259,15 @@ impl<S: Sink> Pipeline<S> {
         &mut self,
         batch: &mut Vec<ChangeEvent>,
         committed_len: &mut usize,
-        commit_position: &mut Option<(Position, u32)>,
+        commit_position: &mut Option<(Position, u32, i64)>,
         checkpoint: &mut Checkpoint,
     ) -> SyncResult<()> {
-        let Some((position, ts)) = commit_position.take() else {
+        let Some((position, ts, version)) = commit_position.take() else {
             return Ok(());
         };
         let rest = batch.split_off(*committed_len);
         checkpoint.position = Some(position);
+        checkpoint.version = version;
         self.sink.apply(batch, checkpoint).await?;
         self.applied(batch.len(), ts, checkpoint);
         *batch = rest;
@@ -270,12 +281,13 @@ impl<S: Sink> Pipeline<S> {
         &mut self,
         batch: &mut Vec<ChangeEvent>,
         committed_len: &mut usize,
-        commit_position: &mut Option<(Position, u32)>,
+        commit_position: &mut Option<(Position, u32, i64)>,
         checkpoint: &mut Checkpoint,
     ) -> SyncResult<()> {
         let mut ts = None;
-        if let Some((position, t)) = commit_position.take() {
+        if let Some((position, t, version)) = commit_position.take() {
             checkpoint.position = Some(position);
+            checkpoint.version = version;
             ts = Some(t);
         }
         self.sink.apply(batch, checkpoint).await?;
@@ -307,4 +319,12 @@ impl<S: Sink> Pipeline<S> {
             self.metrics.set_position(&p.file, p.pos, p.to_string());
         }
     }
+}
+
+/// Milliseconds since the epoch.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

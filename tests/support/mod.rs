@@ -175,9 +175,29 @@ impl Ferry {
             .unwrap_or(0)
     }
 
+    /// A guard that prints this worker's log if the test panics while it is alive.
+    pub fn keep_log_on_panic(&self) -> LogOnPanic {
+        LogOnPanic(self.log.clone())
+    }
+
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Prints a worker log when dropped during a panic.
+pub struct LogOnPanic(PathBuf);
+
+impl Drop for LogOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- ferry log {} ----\n{}",
+                self.0.display(),
+                std::fs::read_to_string(&self.0).unwrap_or_default()
+            );
+        }
     }
 }
 
@@ -214,10 +234,10 @@ pub async fn wait_caught_up(src: &MariaDb, dst: &MariaDb, task: &str, timeout: D
                 return;
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "task {task} did not catch up with {file}:{pos} within {timeout:?}"
-        );
+        if Instant::now() >= deadline {
+            let cp = checkpoint(dst, task).await;
+            panic!("task {task} did not catch up with {file}:{pos} within {timeout:?}; its checkpoint: {cp:?}");
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

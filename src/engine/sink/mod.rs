@@ -1,6 +1,7 @@
 //! Destinations. A sink owns its dialect, its type mapping and the classification of its
 //! errors; it knows the engine's vocabulary, never a source.
 
+pub mod lindorm;
 pub mod mysql;
 
 use std::{future::Future, sync::Arc};

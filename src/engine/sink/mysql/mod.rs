@@ -266,6 +266,7 @@ mod tests {
             table: t.clone(),
             change,
             commit_ts: 0,
+            version: 0,
         }
     }
 

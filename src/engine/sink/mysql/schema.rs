@@ -140,14 +140,16 @@ pub async fn claim(conn: &mut Conn, database: &str, task: &str, held: Option<i64
     .await
     .map_err(ctx)?;
     let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(ctx)?;
-    tx.exec_drop(
-        format!(
-            "INSERT INTO {table} (task, epoch, state, updated_at) VALUES (?, 1, '{{}}', NOW(6)) ON DUPLICATE KEY UPDATE epoch = epoch + 1"
-        ),
-        (task,),
-    )
-    .await
-    .map_err(ctx)?;
+    if held.is_none() {
+        tx.exec_drop(
+            format!(
+                "INSERT INTO {table} (task, epoch, state, updated_at) VALUES (?, 1, '{{}}', NOW(6)) ON DUPLICATE KEY UPDATE epoch = epoch + 1"
+            ),
+            (task,),
+        )
+        .await
+        .map_err(ctx)?;
+    }
     let row: Option<(i64, String)> = tx
         .exec_first(format!("SELECT epoch, state FROM {table} WHERE task = ? FOR UPDATE"), (task,))
         .await

@@ -429,6 +429,7 @@ impl BinlogReader {
                 table: binding.schema.clone(),
                 change,
                 commit_ts: ts,
+                version: 0,
             }));
         }
         Ok(())
