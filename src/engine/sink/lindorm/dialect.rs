@@ -3,9 +3,10 @@
 //!
 //! Statements carry literals, not placeholders: whether LindormTable accepts `COM_STMT_*` is
 //! not documented. Every literal is produced here, from a typed value: identifiers are
-//! backtick-quoted (case-sensitive), strings single-quoted with `'` doubled — the session runs
-//! with `NO_BACKSLASH_ESCAPES` (servers before SQL 2.8.4.8 have no backslash escapes at all),
-//! so nothing else in a string is special.
+//! backtick-quoted (case-sensitive), strings single-quoted with `'` doubled, and backslashes
+//! doubled only where the session interprets them ([`Escapes`]): Lindorm SQL reads backslash
+//! escapes from 2.8.4.8 on, unless `NO_BACKSLASH_ESCAPES`; the sink asks the session which
+//! applies instead of guessing from a version.
 
 use std::fmt::Write as _;
 
@@ -22,6 +23,39 @@ pub const MAX_BYTES: usize = 60 << 20;
 pub const MAX_DECIMAL_PRECISION: u32 = 38;
 /// Most primary-key columns.
 pub const MAX_KEY_COLUMNS: usize = 5;
+
+/// Whether the session reads backslash escapes in string literals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escapes {
+    /// `\` starts an escape: backslashes are doubled.
+    Backslash,
+    /// Only `''` is special.
+    QuoteOnly,
+}
+
+/// The write keyword. Lindorm documents `INSERT` as a synonym of `UPSERT` for LindormTable
+/// (`{UPSERT | INSERT} [hint] INTO …`); `Upsert` is the default and what the golden tests pin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteVerb {
+    Upsert,
+    Insert,
+}
+
+/// Session facts that shape statement text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dialect {
+    pub escapes: Escapes,
+    pub verb: WriteVerb,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Self {
+            escapes: Escapes::QuoteOnly,
+            verb: WriteVerb::Upsert,
+        }
+    }
+}
 
 /// How a MySQL column is stored in Lindorm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,9 +206,13 @@ pub fn create_table(table: &TableSchema) -> Result<String, String> {
 /// One or more `UPSERT /*+ _l_ts_(version) */ INTO … VALUES …` statements writing `rows`, each
 /// within Lindorm's request limits. All rows of one statement carry `version`; callers pass
 /// rows of distinct keys.
-pub fn upsert(table: &TableSchema, rows: &[&Row], version: i64) -> Result<Vec<String>, String> {
+pub fn upsert(dialect: Dialect, table: &TableSchema, rows: &[&Row], version: i64) -> Result<Vec<String>, String> {
+    let verb = match dialect.verb {
+        WriteVerb::Upsert => "UPSERT",
+        WriteVerb::Insert => "INSERT",
+    };
     let head = format!(
-        "UPSERT /*+ _l_ts_({version}) */ INTO {} ({}) VALUES ",
+        "{verb} /*+ _l_ts_({version}) */ INTO {} ({}) VALUES ",
         table_name(&table.target),
         table.columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ")
     );
@@ -187,7 +225,7 @@ pub fn upsert(table: &TableSchema, rows: &[&Row], version: i64) -> Result<Vec<St
             if i > 0 {
                 tuple.push_str(", ");
             }
-            tuple.push_str(&literal(column, value)?);
+            tuple.push_str(&literal(dialect, column, value)?);
         }
         tuple.push(')');
         if in_statement > 0 && (in_statement == MAX_ROWS || sql.len() + tuple.len() + 2 > MAX_BYTES) {
@@ -208,11 +246,11 @@ pub fn upsert(table: &TableSchema, rows: &[&Row], version: i64) -> Result<Vec<St
 
 /// `DELETE /*+ _l_ts_(version) */ FROM … WHERE k1 = … AND k2 = …`: every key column by equality,
 /// one row, as Lindorm requires without batch delete.
-pub fn delete(table: &TableSchema, row: &Row, version: i64) -> Result<String, String> {
+pub fn delete(dialect: Dialect, table: &TableSchema, row: &Row, version: i64) -> Result<String, String> {
     let mut terms = Vec::with_capacity(table.key.len());
     for &k in &table.key {
         let column = &table.columns[k];
-        let value = literal(column, &row[k])?;
+        let value = literal(dialect, column, &row[k])?;
         if value == "NULL" {
             return Err(format!(
                 "key column `{}` is NULL or empty; Lindorm cannot address the row",
@@ -229,7 +267,7 @@ pub fn delete(table: &TableSchema, row: &Row, version: i64) -> Result<String, St
 }
 
 /// The literal that writes `value` into the Lindorm column mapped from `column`.
-pub fn literal(column: &Column, value: &Value) -> Result<String, String> {
+pub fn literal(dialect: Dialect, column: &Column, value: &Value) -> Result<String, String> {
     let ty = map_type(column)?;
     let mismatch = || format!("column `{}`: value {value:?} does not fit {}", column.name, ty.sql());
     Ok(match value {
@@ -247,7 +285,7 @@ pub fn literal(column: &Column, value: &Value) -> Result<String, String> {
             }
             d.clone()
         }
-        Value::Text(s) | Value::Enum(s) | Value::Set(s) | Value::Json(s) => quote(s),
+        Value::Text(s) | Value::Enum(s) | Value::Set(s) | Value::Json(s) => quote(dialect, s),
         // Empty VARBINARY is NULL on Lindorm (as with DTS); bytes are written as a hex string.
         Value::Bytes(b) if b.is_empty() => "NULL".into(),
         Value::Bytes(b) => {
@@ -271,15 +309,23 @@ pub fn literal(column: &Column, value: &Value) -> Result<String, String> {
             minutes,
             seconds,
             micros,
-        } => quote(&format!(
-            "{}{hours:02}:{minutes:02}:{seconds:02}.{micros:06}",
-            if *negative { "-" } else { "" }
-        )),
+        } => quote(
+            dialect,
+            &format!(
+                "{}{hours:02}:{minutes:02}:{seconds:02}.{micros:06}",
+                if *negative { "-" } else { "" }
+            ),
+        ),
     })
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// A string literal.
+pub fn quote(dialect: Dialect, s: &str) -> String {
+    let escaped = s.replace('\'', "''");
+    match dialect.escapes {
+        Escapes::QuoteOnly => format!("'{escaped}'"),
+        Escapes::Backslash => format!("'{}'", escaped.replace('\\', "\\\\")),
+    }
 }
 
 /// Milliseconds since the epoch of a UTC wall-clock time; `None` for zero dates. Microseconds
