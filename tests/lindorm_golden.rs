@@ -87,7 +87,7 @@ fn edge_row() -> Vec<Value> {
         Value::Int(-2_147_483_648),
         Value::UInt(4_294_967_295),
         Value::UInt(u64::MAX),
-        Value::Float(2.71828),
+        Value::Float(1.25e-7),
         Value::Double(1e308),
         Value::Decimal("-1234567890123456789012345678.0123456789".into()),
         Value::Text("it's a \\ back-slash, 日本語 😀".into()),
