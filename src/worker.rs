@@ -72,7 +72,7 @@ pub async fn run_task(
         &connections.ca_bundles,
     );
     let sink = match spec.destination.kind {
-        DestinationKind::Mysql => MysqlSink::new(destination, spec.destination.checkpoint_database.clone()),
+        DestinationKind::Mysql => MysqlSink::new(destination, spec.destination.checkpoint_database.clone(), task.apply_lanes),
         other => {
             return Err(SyncError::definite(
                 format!("destination type {other:?} is not available"),

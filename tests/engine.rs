@@ -54,10 +54,21 @@ async fn full_sync_copies_every_type_exactly() {
 /// A write load during and after the full sync — inserts, updates including primary-key
 /// changes, deletes, multi-statement transactions and one 110k-row transaction — converges.
 #[tokio::test(flavor = "multi_thread")]
-async fn incremental_converges_under_concurrent_load() {
+async fn incremental_converges_under_concurrent_load_one_lane() {
+    incremental_converges_under_concurrent_load(1).await;
+}
+
+/// The same with eight parallel apply lanes.
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_converges_under_concurrent_load_eight_lanes() {
+    incremental_converges_under_concurrent_load(8).await;
+}
+
+async fn incremental_converges_under_concurrent_load(lanes: u32) {
     let (src, dst) = shop_pair().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(dir.path(), "incr", &src, &dst, "[{database: shop}]", "");
+    let extra = format!("  worker: {{applyLanes: {lanes}}}\n");
+    let file = task_file(dir.path(), "incr", &src, &dst, "[{database: shop}]", &extra);
     let ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
     let during = load::run(&src.pool, 7, 3000).await;
     load::large_transaction(&src.pool).await;
@@ -72,17 +83,21 @@ async fn incremental_converges_under_concurrent_load() {
 /// the incremental sync, six times or more in all — under a write load, and restarted each time:
 /// the destination ends equal to the source.
 #[tokio::test(flavor = "multi_thread")]
-async fn worker_killed_mid_sync() {
+async fn worker_killed_mid_sync_one_lane() {
+    worker_killed_mid_sync(1).await;
+}
+
+/// The same with eight parallel apply lanes.
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_killed_mid_sync_eight_lanes() {
+    worker_killed_mid_sync(8).await;
+}
+
+async fn worker_killed_mid_sync(lanes: u32) {
     let (src, dst) = shop_pair().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(
-        dir.path(),
-        "killed",
-        &src,
-        &dst,
-        "[{database: shop}]",
-        "  worker: {batchRows: 500}\n",
-    );
+    let extra = format!("  worker: {{batchRows: 500, applyLanes: {lanes}}}\n");
+    let file = task_file(dir.path(), "killed", &src, &dst, "[{database: shop}]", &extra);
     let log = dir.path().join("ferry.log");
     let pool = src.pool.clone();
     let writer = tokio::spawn(async move { load::run(&pool, 11, 6000).await });
@@ -90,7 +105,7 @@ async fn worker_killed_mid_sync() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::rng().random());
-    println!("worker_killed_mid_sync seed {seed} (set FERRY_TEST_SEED to replay)");
+    println!("worker_killed_mid_sync({lanes} lanes) seed {seed} (set FERRY_TEST_SEED to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut in_full, mut in_incremental) = (0, 0);
     let started = Instant::now();

@@ -344,6 +344,11 @@ pub struct WorkerSpec {
     /// Rows per snapshot chunk and per destination batch. Default 2000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_rows: Option<u32>,
+    /// Parallel apply lanes: changes are spread over this many destination connections by a
+    /// hash of table and primary key, so each row keeps source order while different rows are
+    /// written in parallel. 1 to 64; default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_lanes: Option<u32>,
 }
 
 fn default_mysql_port() -> u16 {

@@ -18,6 +18,8 @@ pub struct ValidatedTask {
     pub other_window: Duration,
     /// Rows per snapshot chunk and per destination batch.
     pub batch_rows: usize,
+    /// Parallel apply lanes.
+    pub apply_lanes: usize,
     /// Replica server id used for the binlog connection.
     pub server_id: u32,
 }
@@ -134,6 +136,10 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
     if !(1..=100_000).contains(&batch_rows) {
         problems.push("spec.worker.batchRows must be between 1 and 100000".into());
     }
+    let apply_lanes = spec.worker.as_ref().and_then(|w| w.apply_lanes).unwrap_or(4) as usize;
+    if !(1..=64).contains(&apply_lanes) {
+        problems.push("spec.worker.applyLanes must be between 1 and 64".into());
+    }
     if !problems.is_empty() {
         return Err(ValidationError(problems));
     }
@@ -145,6 +151,7 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         connection_window: connection.unwrap_or_default(),
         other_window: other.unwrap_or_default(),
         batch_rows,
+        apply_lanes,
     })
 }
 

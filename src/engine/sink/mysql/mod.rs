@@ -4,7 +4,16 @@
 //! the full after-image, a delete is a delete by key, and an update that changes the key
 //! deletes the old key before upserting the new one. Consecutive changes of the same kind to
 //! the same table are sent as one multi-row statement; their order within it is the source
-//! order, which MySQL applies row by row. Each batch and the checkpoint commit together.
+//! order, which MySQL applies row by row.
+//!
+//! With one lane, each batch and its checkpoint commit in one transaction. With N lanes, the
+//! batch's writes are spread over N connections by a hash of (table, key) — every write of a
+//! key lands in the same lane, in source order; a key change deletes the old key in the old
+//! key's lane and writes the new one in the new key's lane — and the checkpoint is written
+//! only after every lane has committed. A crash in between leaves the checkpoint behind the
+//! data, and the replay from it is harmless because every write is idempotent. Each lane
+//! checks the task's fencing epoch under a shared lock inside its transaction, so a claim by
+//! a newer worker waits for running lanes and then stops this worker's next ones.
 
 mod schema;
 
@@ -28,6 +37,9 @@ const MAX_PLACEHOLDERS: usize = 60_000;
 pub struct MysqlSink {
     endpoint: Endpoint,
     conn: Option<Conn>,
+    lanes: usize,
+    /// Connections of lanes 1..N (lane 0 is `conn`'s sibling too: all N lanes use these).
+    lane_conns: Vec<Conn>,
     checkpoint_db: String,
     task: String,
     epoch: i64,
@@ -35,10 +47,12 @@ pub struct MysqlSink {
 
 impl MysqlSink {
     /// A sink writing to `endpoint`, keeping checkpoints in `checkpoint_db`.
-    pub fn new(endpoint: Endpoint, checkpoint_db: String) -> Self {
+    pub fn new(endpoint: Endpoint, checkpoint_db: String, lanes: usize) -> Self {
         Self {
             endpoint,
             conn: None,
+            lanes: lanes.max(1),
+            lane_conns: Vec::new(),
             checkpoint_db,
             task: String::new(),
             epoch: 0,
@@ -51,12 +65,9 @@ impl MysqlSink {
             // UTC so TIMESTAMP values land exactly; zero dates and invalid-but-stored dates
             // allowed, strict otherwise so nothing is truncated silently; 0 in an
             // AUTO_INCREMENT column stays 0.
-            conn.query_drop(
-                "SET NAMES utf8mb4, time_zone = '+00:00', foreign_key_checks = 0, \
-                 sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES'",
-            )
-            .await
-            .map_err(|e| classify(&e).context(format!("set up the session on {}", self.endpoint)))?;
+            conn.query_drop(SESSION_SETUP)
+                .await
+                .map_err(|e| classify(&e).context(format!("set up the session on {}", self.endpoint)))?;
             self.conn = Some(conn);
         }
         self.conn
@@ -68,12 +79,18 @@ impl MysqlSink {
     fn on_error(&mut self, e: SyncError) -> SyncError {
         if e.class != ErrorClass::Definite {
             self.conn = None;
+            self.lane_conns.clear();
         }
         e
     }
 
     async fn apply_inner(&mut self, batch: &[ChangeEvent], checkpoint: &Checkpoint) -> SyncResult<()> {
-        let statements = plan(batch);
+        let statements = if self.lanes > 1 && batch.len() > 1 {
+            self.apply_lanes(batch).await?;
+            Vec::new()
+        } else {
+            statements(&writes(batch))
+        };
         let task = self.task.clone();
         let epoch = self.epoch;
         let checkpoint_table = format!("{}.ferry_checkpoint", quote_ident(&self.checkpoint_db));
@@ -103,6 +120,82 @@ impl MysqlSink {
         Ok(())
     }
 }
+
+impl MysqlSink {
+    /// Writes `batch` over the lanes, each in its own transaction, all committed on return.
+    async fn apply_lanes(&mut self, batch: &[ChangeEvent]) -> SyncResult<()> {
+        let mut per_lane: Vec<Vec<(&Arc<TableSchema>, Write<'_>)>> = (0..self.lanes).map(|_| Vec::new()).collect();
+        for (table, write) in writes(batch) {
+            let row = match &write {
+                Write::Upsert(r) | Write::Delete(r) => *r,
+            };
+            per_lane[lane_of(table, row, self.lanes)].push((table, write));
+        }
+        while self.lane_conns.len() < self.lanes {
+            let mut conn = self.endpoint.connect().await?;
+            conn.query_drop(SESSION_SETUP)
+                .await
+                .map_err(|e| classify(&e).context(format!("set up a lane session on {}", self.endpoint)))?;
+            self.lane_conns.push(conn);
+        }
+        let checkpoint_table = format!("{}.ferry_checkpoint", quote_ident(&self.checkpoint_db));
+        let (task, epoch) = (self.task.as_str(), self.epoch);
+        let lanes = self.lane_conns.iter_mut().zip(per_lane).filter(|(_, w)| !w.is_empty());
+        let results = futures::future::join_all(lanes.map(|(conn, w)| {
+            let sql = statements(&w);
+            let checkpoint_table = checkpoint_table.clone();
+            async move {
+                let mut tx = conn
+                    .start_transaction(TxOpts::default())
+                    .await
+                    .map_err(|e| classify(&e).context("begin a lane transaction"))?;
+                let current: Option<i64> = tx
+                    .exec_first(
+                        format!("SELECT epoch FROM {checkpoint_table} WHERE task = ? LOCK IN SHARE MODE"),
+                        (task,),
+                    )
+                    .await
+                    .map_err(|e| classify(&e).context("check the fencing epoch"))?;
+                if current != Some(epoch) {
+                    let _ = tx.rollback().await;
+                    return Err(schema::fenced(task, epoch));
+                }
+                for (sql, params) in sql {
+                    tx.exec_drop(&sql, params)
+                        .await
+                        .map_err(|e| classify(&e).context(format!("apply `{}`", first_words(&sql))))?;
+                }
+                tx.commit().await.map_err(|e| classify(&e).context("commit a lane transaction"))
+            }
+        }))
+        .await;
+        // A definite error wins over a retryable one: a fenced worker must stop, not retry.
+        let mut failure: Option<SyncError> = None;
+        for e in results.into_iter().filter_map(Result::err) {
+            if failure.as_ref().is_none_or(|f| f.class != ErrorClass::Definite) {
+                failure = Some(e);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// The lane of a write: a hash of the destination table and the row's key.
+fn lane_of(table: &TableSchema, row: &Row, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    table.target.hash(&mut hasher);
+    for value in table.key_of(row) {
+        format!("{value:?}").hash(&mut hasher);
+    }
+    (hasher.finish() % lanes as u64) as usize
+}
+
+/// Session settings of every destination connection: UTC so TIMESTAMP values land exactly;
+/// zero dates and invalid-but-stored dates allowed, strict otherwise so nothing is truncated
+/// silently; 0 in an AUTO_INCREMENT column stays 0.
+const SESSION_SETUP: &str = "SET NAMES utf8mb4, time_zone = '+00:00', foreign_key_checks = 0, \
+     sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES'";
 
 impl Sink for MysqlSink {
     async fn prepare(&mut self, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> SyncResult<()> {
@@ -142,8 +235,9 @@ enum Write<'a> {
     Delete(&'a Row),
 }
 
-/// Turns a batch into statements, merging runs of the same kind on the same table.
-fn plan(batch: &[ChangeEvent]) -> Vec<Statement> {
+/// What a batch does to the destination, in order: a key change becomes a delete of the old
+/// key and an upsert of the new one.
+fn writes(batch: &[ChangeEvent]) -> Vec<(&Arc<TableSchema>, Write<'_>)> {
     let mut writes: Vec<(&Arc<TableSchema>, Write<'_>)> = Vec::with_capacity(batch.len());
     for event in batch {
         let table = &event.table;
@@ -158,6 +252,11 @@ fn plan(batch: &[ChangeEvent]) -> Vec<Statement> {
             RowChange::Delete { before } => writes.push((table, Write::Delete(before))),
         }
     }
+    writes
+}
+
+/// Statements for `writes`, merging runs of the same kind on the same table.
+fn statements(writes: &[(&Arc<TableSchema>, Write<'_>)]) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut i = 0;
     while i < writes.len() {
@@ -300,7 +399,7 @@ mod tests {
                 },
             ),
         ];
-        let plan = plan(&batch);
+        let plan = statements(&writes(&batch));
         let sqls: Vec<&str> = plan.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(sqls.len(), 4, "{sqls:?}");
         assert!(
