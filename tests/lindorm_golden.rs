@@ -22,15 +22,7 @@ fn column(name: &str, kind: ColumnKind, column_type: &str, nullable: bool, ordin
 }
 
 fn dt(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8, micros: u32) -> DateTime {
-    DateTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        micros,
-    }
+    DateTime::new(year, month, day, hour, minute, second, micros)
 }
 
 /// A table with one column of every mappable kind.

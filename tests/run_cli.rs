@@ -119,49 +119,44 @@ async fn a_second_worker_fences_the_first() {
 /// (exit 2) with the variable to set — and no secret value is printed.
 #[test]
 fn a_missing_secret_names_the_variable_to_set() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("t.yaml");
-    std::fs::write(
-        &file,
+    let stderr = run_refused(
         "apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {name: t}\nspec:\n  \
          source: {host: 127.0.0.1, credentialsSecret: {name: src-creds}}\n  \
          destination: {type: mysql, host: 127.0.0.1, credentialsSecret: {name: src-creds}}\n  objects: [{database: app}]\n\
          ---\napiVersion: v1\nkind: Secret\nmetadata: {name: src-creds}\nstringData: {username: u}\n",
-    )
-    .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["run", "-f", &file.display().to_string()])
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    );
     assert!(stderr.contains("FERRY_SECRET_SRC_CREDS_PASSWORD"), "{stderr}");
 }
 
 /// An invalid spec is refused before anything connects, naming the field and the fix.
 #[test]
 fn an_invalid_spec_is_refused_with_the_field_named() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("t.yaml");
-    std::fs::write(
-        &file,
+    let stderr = run_refused(
         "apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {name: t}\nspec:\n  \
          source: {host: 127.0.0.1, credentialsSecret: {name: c}}\n  \
          destination: {type: mysql, host: 127.0.0.1, credentialsSecret: {name: c}}\n  objects: [{database: app}]\n  \
          retry: {connectionFailures: 5m, otherFailures: 2000m}\n",
-    )
-    .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["run", "-f", &file.display().to_string()])
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    );
     assert!(
         stderr.contains("spec.retry.connectionFailures `5m` is outside 10m..1440m"),
         "{stderr}"
     );
     assert!(stderr.contains("spec.retry.otherFailures `2000m` is outside 1m..1440m"), "{stderr}");
+}
+
+/// Runs `ferry run` on a task file with `text`, asserts it is refused as invalid input (exit 2)
+/// and returns what it printed.
+fn run_refused(text: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("t.yaml");
+    std::fs::write(&file, text).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["run", "-f", &file.display().to_string()])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr
 }
 
 /// A table with neither a primary key nor a NOT NULL unique key stops the task at once

@@ -45,6 +45,21 @@ pub struct DateTime {
     pub micros: u32,
 }
 
+impl DateTime {
+    /// A date and wall-clock time from its parts.
+    pub fn new(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8, micros: u32) -> Self {
+        Self {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+        }
+    }
+}
+
 /// One column value, decoded exactly: nothing is rounded, re-encoded or guessed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Value {

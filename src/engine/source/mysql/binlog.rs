@@ -21,7 +21,7 @@ use super::{
     decode::{Origin, decode},
 };
 use crate::engine::{
-    event::{ChangeEvent, GtidState, Position, Row, RowChange, TableId},
+    event::{ChangeEvent, GtidState, Position, Row, RowChange},
     mysql_conn::{Endpoint, classify},
     retry::{ErrorClass, SyncError, SyncResult},
     schema::TableSchema,
@@ -54,7 +54,6 @@ struct Binding {
 /// A binlog stream positioned at a resume point.
 pub struct BinlogReader {
     stream: BinlogStream,
-    flavor: Flavor,
     tables: HashMap<(String, String), Arc<TableSchema>>,
     bindings: HashMap<u64, Option<Binding>>,
     file: String,
@@ -112,7 +111,6 @@ impl BinlogReader {
         let stream = conn.get_binlog_stream(request).await.map_err(ctx)?;
         Ok(BinlogReader {
             stream,
-            flavor,
             tables: tables
                 .iter()
                 .map(|t| ((t.source.database.clone(), t.source.table.clone()), t.clone()))
@@ -433,16 +431,6 @@ impl BinlogReader {
             }));
         }
         Ok(())
-    }
-
-    /// The flavor this reader speaks.
-    pub fn flavor(&self) -> Flavor {
-        self.flavor
-    }
-
-    /// Tables followed, by source name.
-    pub fn follows(&self, id: &TableId) -> bool {
-        self.tables.contains_key(&(id.database.clone(), id.table.clone()))
     }
 }
 

@@ -58,8 +58,8 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
             second: 0,
             micros: 0,
         }),
-        (ColumnKind::DateTime, Wire::Date(y, mo, d, h, mi, s, us)) => Value::DateTime(wall(y, mo, d, h, mi, s, us)),
-        (ColumnKind::Timestamp, Wire::Date(y, mo, d, h, mi, s, us)) => Value::Timestamp(wall(y, mo, d, h, mi, s, us)),
+        (ColumnKind::DateTime, Wire::Date(y, mo, d, h, mi, s, us)) => Value::DateTime(DateTime::new(y, mo, d, h, mi, s, us)),
+        (ColumnKind::Timestamp, Wire::Date(y, mo, d, h, mi, s, us)) => Value::Timestamp(DateTime::new(y, mo, d, h, mi, s, us)),
         (ColumnKind::Timestamp, Wire::Bytes(b)) if origin == Origin::Binlog => {
             let text = ascii(&b);
             let (secs, micros) = text.split_once('.').unwrap_or((&text, "0"));
@@ -101,19 +101,6 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
         (ColumnKind::Set(_), Wire::Bytes(b)) => Value::Set(decode_text(&column.name, charset_of(column), b)?),
         (_, raw) => return Err(bad(&raw)),
     })
-}
-
-/// A wall-clock value from the wire's date-time parts.
-fn wall(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8, micros: u32) -> DateTime {
-    DateTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        micros,
-    }
 }
 
 fn label(labels: &[String], index: usize) -> String {
