@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Ferry's tests and demo need on Debian 12: MariaDB server and client.
+# Installs what Ferry's tests and demo need on Debian 12: MariaDB server and client, openssl
+# (TLS certificates of test servers).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(maria
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -6,6 +6,8 @@
 #   scripts/mariadb.sh stop DIR                   stop it
 #
 # The server listens on 127.0.0.1:PORT and DIR/mysqld.sock. Account: ferry / ferry-pass (all privileges).
+# With MARIADB_TLS=1 the server takes TLS 1.2 connections only (as Lindorm does) and refuses
+# plaintext over TCP; its self-signed certificate is made with openssl in DIR/tls.
 set -euo pipefail
 
 cmd=${1:?usage: mariadb.sh start DIR PORT SERVER_ID | stop DIR}
@@ -27,6 +29,16 @@ start)
       --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
       || { cat "$dir/install.log" >&2; exit 1; }
   fi
+  tls_args=()
+  if [ "${MARIADB_TLS:-0}" = 1 ]; then
+    if [ ! -f "$dir/tls/server.pem" ]; then
+      mkdir -p "$dir/tls"
+      openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1" \
+        -keyout "$dir/tls/server.key" -out "$dir/tls/server.pem" >"$dir/tls/openssl.log" 2>&1 \
+        || { cat "$dir/tls/openssl.log" >&2; exit 1; }
+    fi
+    tls_args=(--ssl-cert="$dir/tls/server.pem" --ssl-key="$dir/tls/server.key" --tls-version=TLSv1.2 --require-secure-transport=ON)
+  fi
   "$mariadbd" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --user="$(id -un)" \
     --port="$port" --bind-address=127.0.0.1 --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" \
     --log-error="$dir/error.log" --skip-name-resolve \
@@ -34,7 +46,7 @@ start)
     --binlog-row-metadata=FULL --gtid-strict-mode=1 --gtid-domain-id=0 --log-slave-updates=1 \
     --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
     --max-allowed-packet=256M --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-    --max-connections=500 >/dev/null 2>&1 &
+    --max-connections=500 "${tls_args[@]}" >/dev/null 2>&1 &
   for _ in $(seq 1 300); do
     if "$client" --no-defaults --socket="$dir/mysqld.sock" -uroot -e "SELECT 1" >/dev/null 2>&1; then
       "$client" --no-defaults --socket="$dir/mysqld.sock" -uroot -e \

@@ -187,3 +187,27 @@ data: {username: cm9vdA==}
         assert!(err.to_string().contains("0 SyncTask"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// Every task in `examples/` parses and passes validation, so the docs stay in step.
+    #[test]
+    fn examples_are_valid_tasks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("examples/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let file = TaskFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                let name = file.task.metadata.name.clone().unwrap_or_default();
+                if let Err(e) = crate::api::validate("default", &name, &file.task.spec) {
+                    panic!("{}: {e}", path.display());
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "examples/*.yaml not found");
+    }
+}

@@ -15,7 +15,7 @@ use crate::{
         mysql_conn::{Endpoint, TlsSettings},
         pipeline::Pipeline,
         retry::{ErrorClass, SyncError, SyncResult, backoff},
-        sink::mysql::MysqlSink,
+        sink::{Sink, lindorm::LindormSink, mysql::MysqlSink},
     },
     metrics::{Stage, TaskMetrics},
     task_file::Credentials,
@@ -71,15 +71,31 @@ pub async fn run_task(
         spec.destination.tls.as_ref(),
         &connections.ca_bundles,
     );
-    let sink = match spec.destination.kind {
-        DestinationKind::Mysql => MysqlSink::new(destination, spec.destination.checkpoint_database.clone(), task.apply_lanes),
-        other => {
-            return Err(SyncError::definite(
-                format!("destination type {other:?} is not available"),
-                "use type: mysql",
-            ));
+    let checkpoint_db = spec.destination.checkpoint_database.clone();
+    match spec.destination.kind {
+        DestinationKind::Mysql => {
+            let sink = MysqlSink::new(destination, checkpoint_db, task.apply_lanes);
+            retry_loop(task, source, sink, metrics, stop).await
         }
-    };
+        DestinationKind::Lindorm => {
+            let sink = LindormSink::new(destination, checkpoint_db, task.apply_lanes);
+            retry_loop(task, source, sink, metrics, stop).await
+        }
+        DestinationKind::Cassandra => Err(SyncError::definite(
+            "destination type cassandra is not available",
+            "use type: mysql or lindorm",
+        )),
+    }
+}
+
+/// Runs the pipeline, retrying failures within the task's windows.
+async fn retry_loop<S: Sink>(
+    task: ValidatedTask,
+    source: Endpoint,
+    sink: S,
+    metrics: Arc<TaskMetrics>,
+    stop: watch::Receiver<bool>,
+) -> SyncResult<()> {
     let mut pipeline = Pipeline {
         task: task.clone(),
         source,

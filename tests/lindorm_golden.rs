@@ -148,10 +148,13 @@ fn render() -> String {
         out.push_str(&format!("-- {title}\n{sql};\n\n"));
     };
     push("namespace", dialect::create_database("shop_ns"));
-    push("create table: every mapped type", dialect::create_table(&table).expect("maps"));
+    push(
+        "create table: every mapped type",
+        dialect::create_table(Dialect::default(), &table).expect("maps"),
+    );
     push(
         "create table: composite key, quoted names",
-        dialect::create_table(&lines).expect("maps"),
+        dialect::create_table(Dialect::default(), &lines).expect("maps"),
     );
     let edge = edge_row();
     let nulls = null_row();
@@ -217,7 +220,7 @@ fn bit_columns_and_oversized_decimals_are_refused_by_name() {
         true,
         25,
     ));
-    let err = dialect::create_table(&table).expect_err("refused");
+    let err = dialect::create_table(Dialect::default(), &table).expect_err("refused");
     assert!(
         err.contains("column `flags` (bit(8)): BIT columns are not supported by Lindorm"),
         "{err}"
@@ -234,11 +237,11 @@ fn keys_lindorm_cannot_hold_are_refused() {
     table.columns[1].kind = ColumnKind::Binary;
     table.columns[1].column_type = "varbinary(16)".into();
     table.key = vec![1, 0];
-    let err = dialect::create_table(&table).expect_err("binary key column not last");
+    let err = dialect::create_table(Dialect::default(), &table).expect_err("binary key column not last");
     assert!(err.contains("VARBINARY only as the last key column"), "{err}");
     let mut all_key = composite();
     all_key.key = vec![0, 1, 2];
-    let err = dialect::create_table(&all_key).expect_err("no non-key column");
+    let err = dialect::create_table(Dialect::default(), &all_key).expect_err("no non-key column");
     assert!(err.contains("at least one non-key column"), "{err}");
 }
 

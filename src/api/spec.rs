@@ -77,8 +77,8 @@ pub enum SourceKind {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DestinationSpec {
-    /// Destination kind: `mysql` (MySQL/MariaDB), `lindorm` (not yet implemented: refused by
-    /// validation until the Lindorm sink lands), `cassandra` (likewise).
+    /// Destination kind: `mysql` (MySQL/MariaDB), `lindorm` (LindormTable 2.6+ over its MySQL
+    /// protocol endpoint), `cassandra` (not yet implemented: refused by validation).
     #[serde(rename = "type")]
     pub kind: DestinationKind,
     /// Host name or address of the destination.
@@ -92,7 +92,7 @@ pub struct DestinationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSpec>,
     /// Database (namespace) in the destination that holds Ferry's `ferry_checkpoint` table.
-    /// Default `ferry`.
+    /// Default `ferry`. For lindorm, a namespace name: 4 to 16 characters.
     #[serde(default = "default_ferry_database")]
     pub checkpoint_database: String,
 }
@@ -346,7 +346,7 @@ pub struct WorkerSpec {
     pub batch_rows: Option<u32>,
     /// Parallel apply lanes: changes are spread over this many destination connections by a
     /// hash of table and primary key, so each row keeps source order while different rows are
-    /// written in parallel. 1 to 64; default 4.
+    /// written in parallel. 1 to 64; default 4 for mysql, 8 for lindorm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_lanes: Option<u32>,
 }

@@ -70,12 +70,28 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         "spec.destination.credentialsSecret.name is empty: name the Secret with `username` and `password`".into(),
     );
     need(
-        spec.destination.kind == DestinationKind::Mysql,
-        format!(
-            "spec.destination.type {:?} is not available in this version of Ferry: use `mysql`",
-            spec.destination.kind
-        ),
+        spec.destination.kind != DestinationKind::Cassandra,
+        "spec.destination.type cassandra is not available in this version of Ferry: use `mysql` or `lindorm`".into(),
     );
+    if spec.destination.kind == DestinationKind::Lindorm {
+        need(
+            is_lindorm_namespace(&spec.destination.checkpoint_database),
+            format!(
+                "spec.destination.checkpointDatabase `{}` is not a valid Lindorm namespace: {LINDORM_NAMESPACE_RULE}",
+                spec.destination.checkpoint_database
+            ),
+        );
+        for (i, object) in spec.objects.iter().enumerate() {
+            let target = object.target_name.as_deref().unwrap_or(&object.database);
+            need(
+                is_lindorm_namespace(target),
+                format!(
+                    "spec.objects[{i}]: destination namespace `{target}` is not a valid Lindorm namespace: {LINDORM_NAMESPACE_RULE}; \
+                     set targetName"
+                ),
+            );
+        }
+    }
     need(
         !spec.destination.checkpoint_database.is_empty(),
         "spec.destination.checkpointDatabase is empty".into(),
@@ -136,7 +152,15 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
     if !(1..=100_000).contains(&batch_rows) {
         problems.push("spec.worker.batchRows must be between 1 and 100000".into());
     }
-    let apply_lanes = spec.worker.as_ref().and_then(|w| w.apply_lanes).unwrap_or(4) as usize;
+    let apply_lanes = spec
+        .worker
+        .as_ref()
+        .and_then(|w| w.apply_lanes)
+        .unwrap_or(match spec.destination.kind {
+            // Lindorm writes are independent requests without transactions: more lanes hide latency.
+            DestinationKind::Lindorm => 8,
+            _ => 4,
+        }) as usize;
     if !(1..=64).contains(&apply_lanes) {
         problems.push("spec.worker.applyLanes must be between 1 and 64".into());
     }
@@ -153,6 +177,15 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         batch_rows,
         apply_lanes,
     })
+}
+
+const LINDORM_NAMESPACE_RULE: &str = "4 to 16 characters from A-Z a-z 0-9 _ -, not `lindorm`, `default` or `global`";
+
+/// Lindorm's namespace rule (docs/lindorm.md).
+fn is_lindorm_namespace(name: &str) -> bool {
+    (4..=16).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !["lindorm", "default", "global"].contains(&name.to_ascii_lowercase().as_str())
 }
 
 fn operations_are_all(ops: &Option<Vec<Operation>>) -> bool {
@@ -215,6 +248,27 @@ mod tests {
         assert_eq!(task.connection_window, Duration::from_secs(720 * 60));
         assert_eq!(task.other_window, Duration::from_secs(600));
         assert_eq!(task.server_id, validate("ns", "t", &spec()).expect("valid").server_id);
+    }
+
+    #[test]
+    fn lindorm_needs_valid_namespaces_and_defaults_to_eight_lanes() {
+        let mut s = spec();
+        s.destination.kind = DestinationKind::Lindorm;
+        assert_eq!(validate("ns", "t", &s).expect("valid").apply_lanes, 8);
+        s.objects[0].database = "app".into();
+        s.destination.checkpoint_database = "default".into();
+        let err = validate("ns", "t", &s).expect_err("bad namespaces").to_string();
+        assert!(
+            err.contains("destination namespace `app` is not a valid Lindorm namespace"),
+            "{err}"
+        );
+        assert!(err.contains("set targetName"), "{err}");
+        assert!(err.contains("checkpointDatabase `default`"), "{err}");
+        s.objects[0].target_name = Some("app_ns".into());
+        s.destination.checkpoint_database = "ferry".into();
+        assert!(validate("ns", "t", &s).is_ok());
+        s.destination.kind = DestinationKind::Cassandra;
+        assert!(validate("ns", "t", &s).is_err());
     }
 
     #[test]

@@ -30,29 +30,41 @@ pub struct MariaDb {
     pub server_id: u32,
     dir: tempfile::TempDir,
     pub pool: Pool,
+    tls: bool,
 }
 
 impl MariaDb {
     /// Starts a server with binlog ROW / FULL / FULL metadata and GTID strict mode.
     pub async fn start(server_id: u32) -> MariaDb {
+        Self::start_with(server_id, false)
+    }
+
+    /// Like [`MariaDb::start`], taking TLS 1.2 connections only (as Lindorm does).
+    pub async fn start_tls(server_id: u32) -> MariaDb {
+        Self::start_with(server_id, true)
+    }
+
+    fn start_with(server_id: u32, tls: bool) -> MariaDb {
         let dir = tempfile::Builder::new().prefix("ferry-mariadb-").tempdir().expect("temp dir");
         let port = free_port();
+        let mut url = format!("mysql://ferry:ferry-pass@127.0.0.1:{port}/?prefer_socket=false&pool_min=0&pool_max=20");
+        if tls {
+            url.push_str("&require_ssl=true&verify_ca=false&verify_identity=false");
+        }
         let db = MariaDb {
             port,
             server_id,
-            pool: Pool::new(Self::url_for(port).as_str()),
+            pool: Pool::new(url.as_str()),
             dir,
+            tls,
         };
         db.start_process();
         db
     }
 
-    fn url_for(port: u16) -> String {
-        format!("mysql://ferry:ferry-pass@127.0.0.1:{port}/?prefer_socket=false&pool_min=0&pool_max=20")
-    }
-
     fn start_process(&self) {
         let status = Command::new(root().join("scripts/mariadb.sh"))
+            .env("MARIADB_TLS", if self.tls { "1" } else { "0" })
             .args([
                 "start",
                 &self.dir.path().display().to_string(),
@@ -212,7 +224,10 @@ impl Drop for Ferry {
 pub async fn checkpoint(dst: &MariaDb, task: &str) -> Option<serde_json::Value> {
     let mut conn = dst.pool.get_conn().await.ok()?;
     let state: Option<String> = conn
-        .exec_first("SELECT state FROM ferry.ferry_checkpoint WHERE task = ?", (task,))
+        .exec_first(
+            "SELECT state FROM ferry.ferry_checkpoint WHERE task = ? ORDER BY epoch DESC LIMIT 1",
+            (task,),
+        )
         .await
         .ok()?;
     state.and_then(|s| serde_json::from_str(&s).ok())

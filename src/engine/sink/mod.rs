@@ -6,7 +6,12 @@ pub mod mysql;
 
 use std::{future::Future, sync::Arc};
 
-use super::{checkpoint::Checkpoint, event::ChangeEvent, retry::SyncResult, schema::TableSchema};
+use super::{
+    checkpoint::Checkpoint,
+    event::{ChangeEvent, Row, RowChange},
+    retry::SyncResult,
+    schema::TableSchema,
+};
 
 /// A destination that applies change events idempotently and keeps the task's checkpoint.
 pub trait Sink: Send {
@@ -22,4 +27,62 @@ pub trait Sink: Send {
     /// Applies `batch` in order — upserts of full after-images, deletes by key — and stores
     /// `checkpoint`, atomically. Fails definitely when another worker has claimed the task.
     fn apply(&mut self, batch: &[ChangeEvent], checkpoint: &Checkpoint) -> impl Future<Output = SyncResult<()>> + Send;
+}
+
+/// What one change does to the destination, in order.
+pub(crate) enum Write<'a> {
+    Upsert(&'a Row),
+    Delete(&'a Row),
+}
+
+impl<'a> Write<'a> {
+    /// The row written or deleted.
+    pub(crate) fn row(&self) -> &'a Row {
+        match self {
+            Write::Upsert(r) | Write::Delete(r) => r,
+        }
+    }
+}
+
+/// One planned write: its destination table, what it does, and the version of its event.
+pub(crate) type Planned<'a> = (&'a Arc<TableSchema>, Write<'a>, i64);
+
+/// What a batch does to the destination, in order: a key change becomes a delete of the old
+/// key and an upsert of the new one (both with the event's version).
+pub(crate) fn writes(batch: &[ChangeEvent]) -> Vec<Planned<'_>> {
+    let mut writes: Vec<Planned<'_>> = Vec::with_capacity(batch.len());
+    for event in batch {
+        let (table, version) = (&event.table, event.version);
+        match &event.change {
+            RowChange::Insert { after } => writes.push((table, Write::Upsert(after), version)),
+            RowChange::Update { before, after } => {
+                if table.key_of(before) != table.key_of(after) {
+                    writes.push((table, Write::Delete(before), version));
+                }
+                writes.push((table, Write::Upsert(after), version));
+            }
+            RowChange::Delete { before } => writes.push((table, Write::Delete(before), version)),
+        }
+    }
+    writes
+}
+
+/// Splits `writes` over `lanes` by [`lane_of`], keeping their order within each lane.
+pub(crate) fn spread<'a>(writes: Vec<Planned<'a>>, lanes: usize) -> Vec<Vec<Planned<'a>>> {
+    let mut per_lane: Vec<Vec<Planned<'a>>> = (0..lanes).map(|_| Vec::new()).collect();
+    for planned in writes {
+        per_lane[lane_of(planned.0, planned.1.row(), lanes)].push(planned);
+    }
+    per_lane
+}
+
+/// The lane of a write: a hash of the destination table and the row's key.
+pub(crate) fn lane_of(table: &TableSchema, row: &Row, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    table.target.hash(&mut hasher);
+    for value in table.key_of(row) {
+        format!("{value:?}").hash(&mut hasher);
+    }
+    (hasher.finish() % lanes as u64) as usize
 }

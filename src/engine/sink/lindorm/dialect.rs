@@ -31,28 +31,35 @@ pub enum Escapes {
     Backslash,
     /// Only `''` is special.
     QuoteOnly,
+    /// The session did not answer the probe: strings with a backslash are refused.
+    Unknown,
 }
 
-/// The write keyword. Lindorm documents `INSERT` as a synonym of `UPSERT` for LindormTable
-/// (`{UPSERT | INSERT} [hint] INTO …`); `Upsert` is the default and what the golden tests pin.
+/// The server the statements are for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteVerb {
-    Upsert,
-    Insert,
+pub enum Server {
+    /// LindormTable: `UPSERT`, Lindorm types. What the golden tests pin.
+    Lindorm,
+    /// A MariaDB server standing in for Lindorm, so the client path (connection, TLS, batching,
+    /// versions in hints, retries, checkpoints) runs against a real server in tests: `REPLACE`
+    /// instead of `UPSERT` (the same effect for full-row writes), and each Lindorm type stored
+    /// in the MariaDB type that holds the same literal (see [`LindormType::stand_in_sql`]).
+    /// MariaDB reads the `/*+ … */` hints as comments.
+    MariaDbStandIn,
 }
 
 /// Session facts that shape statement text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dialect {
     pub escapes: Escapes,
-    pub verb: WriteVerb,
+    pub server: Server,
 }
 
 impl Default for Dialect {
     fn default() -> Self {
         Self {
             escapes: Escapes::QuoteOnly,
-            verb: WriteVerb::Upsert,
+            server: Server::Lindorm,
         }
     }
 }
@@ -97,6 +104,20 @@ impl LindormType {
             LindormType::Date => "DATE".into(),
             LindormType::Timestamp => "TIMESTAMP".into(),
             LindormType::Json => "JSON".into(),
+        }
+    }
+
+    /// The MariaDB type that stores this type's literals when MariaDB stands in for Lindorm:
+    /// TIMESTAMP as BIGINT epoch milliseconds (the literal Ferry writes), VARCHAR as binary-
+    /// collated text (Lindorm compares strings case-sensitively), lengths where MariaDB needs them.
+    pub fn stand_in_sql(self, in_key: bool) -> String {
+        match self {
+            LindormType::Varchar if in_key => "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin".into(),
+            LindormType::Varchar | LindormType::Json => "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin".into(),
+            LindormType::Varbinary if in_key => "VARBINARY(3072)".into(),
+            LindormType::Varbinary => "LONGBLOB".into(),
+            LindormType::Timestamp => "BIGINT".into(),
+            other => other.sql(),
         }
     }
 }
@@ -155,10 +176,27 @@ pub fn create_database(name: &str) -> String {
     format!("CREATE DATABASE IF NOT EXISTS {}", ident(name))
 }
 
+/// The checkpoint table: one row per (task, epoch), see the sink's module documentation.
+pub fn create_checkpoint_table(dialect: Dialect, namespace: &str) -> String {
+    let (text, key_text, int) = match dialect.server {
+        Server::Lindorm => ("VARCHAR".to_string(), "VARCHAR".to_string(), "BIGINT"),
+        Server::MariaDbStandIn => (
+            LindormType::Varchar.stand_in_sql(false),
+            LindormType::Varchar.stand_in_sql(true),
+            "BIGINT",
+        ),
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {}.`ferry_checkpoint` (`task` {key_text} NOT NULL, `epoch` {int} NOT NULL, \
+         `owner` {text}, `state` {text}, `updated_at` {int}, PRIMARY KEY(`task`, `epoch`))",
+        ident(namespace)
+    )
+}
+
 /// `CREATE TABLE IF NOT EXISTS` with the mapped columns and the source key as primary key.
 /// Refuses what Lindorm cannot hold: unmappable types, more than five key columns, a JSON or
 /// non-final VARBINARY key column, a table with no column outside the key.
-pub fn create_table(table: &TableSchema) -> Result<String, String> {
+pub fn create_table(dialect: Dialect, table: &TableSchema) -> Result<String, String> {
     let mut columns = Vec::with_capacity(table.columns.len());
     let mut problems = Vec::new();
     for column in &table.columns {
@@ -192,8 +230,13 @@ pub fn create_table(table: &TableSchema) -> Result<String, String> {
     }
     let mut sql = format!("CREATE TABLE IF NOT EXISTS {} (", table_name(&table.target));
     for (column, ty) in &columns {
-        let _ = write!(sql, "{} {}", ident(&column.name), ty.sql());
-        if !column.nullable || table.key.iter().any(|&k| table.columns[k].name == column.name) {
+        let in_key = table.key.iter().any(|&k| table.columns[k].name == column.name);
+        let ty = match dialect.server {
+            Server::Lindorm => ty.sql(),
+            Server::MariaDbStandIn => ty.stand_in_sql(in_key),
+        };
+        let _ = write!(sql, "{} {ty}", ident(&column.name));
+        if !column.nullable || in_key {
             sql.push_str(" NOT NULL");
         }
         sql.push_str(", ");
@@ -207,9 +250,9 @@ pub fn create_table(table: &TableSchema) -> Result<String, String> {
 /// within Lindorm's request limits. All rows of one statement carry `version`; callers pass
 /// rows of distinct keys.
 pub fn upsert(dialect: Dialect, table: &TableSchema, rows: &[&Row], version: i64) -> Result<Vec<String>, String> {
-    let verb = match dialect.verb {
-        WriteVerb::Upsert => "UPSERT",
-        WriteVerb::Insert => "INSERT",
+    let verb = match dialect.server {
+        Server::Lindorm => "UPSERT",
+        Server::MariaDbStandIn => "REPLACE",
     };
     let head = format!(
         "{verb} /*+ _l_ts_({version}) */ INTO {} ({}) VALUES ",
@@ -285,7 +328,7 @@ pub fn literal(dialect: Dialect, column: &Column, value: &Value) -> Result<Strin
             }
             d.clone()
         }
-        Value::Text(s) | Value::Enum(s) | Value::Set(s) | Value::Json(s) => quote(dialect, s),
+        Value::Text(s) | Value::Enum(s) | Value::Set(s) | Value::Json(s) => quote(dialect, s)?,
         // Empty VARBINARY is NULL on Lindorm (as with DTS); bytes are written as a hex string.
         Value::Bytes(b) if b.is_empty() => "NULL".into(),
         Value::Bytes(b) => {
@@ -315,16 +358,23 @@ pub fn literal(dialect: Dialect, column: &Column, value: &Value) -> Result<Strin
                 "{}{hours:02}:{minutes:02}:{seconds:02}.{micros:06}",
                 if *negative { "-" } else { "" }
             ),
-        ),
+        )?,
     })
 }
 
-/// A string literal.
-pub fn quote(dialect: Dialect, s: &str) -> String {
+/// A string literal; refused when the session's escaping is unknown and `s` has a backslash,
+/// since it could then not be written exactly.
+pub fn quote(dialect: Dialect, s: &str) -> Result<String, String> {
     let escaped = s.replace('\'', "''");
     match dialect.escapes {
-        Escapes::QuoteOnly => format!("'{escaped}'"),
-        Escapes::Backslash => format!("'{}'", escaped.replace('\\', "\\\\")),
+        Escapes::QuoteOnly => Ok(format!("'{escaped}'")),
+        Escapes::Backslash => Ok(format!("'{}'", escaped.replace('\\', "\\\\"))),
+        Escapes::Unknown if s.contains('\\') => Err(
+            "the value contains a backslash and the destination did not say whether it reads backslash escapes \
+             (the probe `SELECT 'a\\\\b'` failed)"
+                .into(),
+        ),
+        Escapes::Unknown => Ok(format!("'{escaped}'")),
     }
 }
 

@@ -21,10 +21,10 @@ use std::sync::Arc;
 
 use mysql_async::{Conn, TxOpts, prelude::Queryable};
 
-use super::Sink;
+use super::{Planned, Sink, Write, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
-    event::{ChangeEvent, Row, RowChange},
+    event::{ChangeEvent, Row},
     mysql_conn::{Endpoint, classify, quote_ident, quote_table, to_wire},
     retry::{ErrorClass, SyncError, SyncResult},
     schema::TableSchema,
@@ -124,13 +124,7 @@ impl MysqlSink {
 impl MysqlSink {
     /// Writes `batch` over the lanes, each in its own transaction, all committed on return.
     async fn apply_lanes(&mut self, batch: &[ChangeEvent]) -> SyncResult<()> {
-        let mut per_lane: Vec<Vec<(&Arc<TableSchema>, Write<'_>)>> = (0..self.lanes).map(|_| Vec::new()).collect();
-        for (table, write) in writes(batch) {
-            let row = match &write {
-                Write::Upsert(r) | Write::Delete(r) => *r,
-            };
-            per_lane[lane_of(table, row, self.lanes)].push((table, write));
-        }
+        let per_lane = spread(writes(batch), self.lanes);
         while self.lane_conns.len() < self.lanes {
             let mut conn = self.endpoint.connect().await?;
             conn.query_drop(SESSION_SETUP)
@@ -180,17 +174,6 @@ impl MysqlSink {
     }
 }
 
-/// The lane of a write: a hash of the destination table and the row's key.
-fn lane_of(table: &TableSchema, row: &Row, lanes: usize) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    table.target.hash(&mut hasher);
-    for value in table.key_of(row) {
-        format!("{value:?}").hash(&mut hasher);
-    }
-    (hasher.finish() % lanes as u64) as usize
-}
-
 /// Session settings of every destination connection: UTC so TIMESTAMP values land exactly;
 /// zero dates and invalid-but-stored dates allowed, strict otherwise so nothing is truncated
 /// silently; 0 in an AUTO_INCREMENT column stays 0.
@@ -229,45 +212,19 @@ impl Sink for MysqlSink {
 /// One statement to run: SQL and its bound parameters.
 type Statement = (String, Vec<mysql_async::Value>);
 
-/// What one change does to the destination, in order.
-enum Write<'a> {
-    Upsert(&'a Row),
-    Delete(&'a Row),
-}
-
-/// What a batch does to the destination, in order: a key change becomes a delete of the old
-/// key and an upsert of the new one.
-fn writes(batch: &[ChangeEvent]) -> Vec<(&Arc<TableSchema>, Write<'_>)> {
-    let mut writes: Vec<(&Arc<TableSchema>, Write<'_>)> = Vec::with_capacity(batch.len());
-    for event in batch {
-        let table = &event.table;
-        match &event.change {
-            RowChange::Insert { after } => writes.push((table, Write::Upsert(after))),
-            RowChange::Update { before, after } => {
-                if table.key_of(before) != table.key_of(after) {
-                    writes.push((table, Write::Delete(before)));
-                }
-                writes.push((table, Write::Upsert(after)));
-            }
-            RowChange::Delete { before } => writes.push((table, Write::Delete(before))),
-        }
-    }
-    writes
-}
-
 /// Statements for `writes`, merging runs of the same kind on the same table.
-fn statements(writes: &[(&Arc<TableSchema>, Write<'_>)]) -> Vec<Statement> {
+fn statements(writes: &[Planned<'_>]) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut i = 0;
     while i < writes.len() {
-        let (table, first) = &writes[i];
+        let (table, first, _) = &writes[i];
         let is_upsert = matches!(first, Write::Upsert(_));
         let per_row = if is_upsert { table.columns.len() } else { table.key.len() };
         let max_rows = (MAX_PLACEHOLDERS / per_row.max(1)).max(1);
         let mut j = i;
         let mut rows = Vec::new();
         while j < writes.len() && rows.len() < max_rows {
-            let (t, w) = &writes[j];
+            let (t, w, _) = &writes[j];
             match w {
                 Write::Upsert(r) if is_upsert && Arc::ptr_eq(t, table) => rows.push(*r),
                 Write::Delete(r) if !is_upsert && Arc::ptr_eq(t, table) => rows.push(*r),
@@ -338,7 +295,7 @@ fn first_words(sql: &str) -> String {
 mod tests {
     use super::*;
     use crate::engine::{
-        event::{TableId, Value},
+        event::{RowChange, TableId, Value},
         schema::{Column, ColumnKind},
     };
 

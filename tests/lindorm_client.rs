@@ -1,0 +1,217 @@
+//! The Lindorm sink's client path against a real server: a MariaDB standing in for LindormTable.
+//!
+//! Checked here, for real: the connection without pool resets, TLS 1.2 (the destination server
+//! accepts nothing else and refuses plaintext), the session probes (time zone, backslash
+//! escapes), multi-row writes split at Lindorm's 2,000-row limit, a `_l_ts_` version hint on
+//! every write with deletes newer than the snapshot writes, per-lane ordering, the
+//! (task, epoch) checkpoint rows and fencing, and retries across a destination outage — with
+//! the destination's contents compared to the source through Lindorm's type mapping
+//! (DATETIME → epoch milliseconds, MEDIUMINT UNSIGNED → INTEGER, empty VARBINARY → NULL).
+//!
+//! Checked against documentation only (no Lindorm here; see docs/lindorm.md): the `UPSERT`
+//! keyword (MariaDB gets `REPLACE`, the same effect for full-row writes), Lindorm's own column
+//! types (MariaDB gets the stand-in types of `LindormType::stand_in_sql`), that Lindorm honours
+//! `_l_ts_` on UPSERT and DELETE (MariaDB reads the hints as comments, so a stale write is not
+//! rejected here), and `SET @@time_zone = 'UTC'` (MariaDB takes the `'+00:00'` fallback).
+//! The statement text itself is pinned by the golden tests in `tests/lindorm_golden.rs`.
+
+mod support;
+
+use std::{path::Path, time::Duration};
+
+use mysql_async::prelude::Queryable;
+use support::{Ferry, MariaDb, eventually, wait_caught_up};
+
+const TABLE: &str = "CREATE DATABASE shop; CREATE TABLE shop.items (\
+    id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, note TEXT, price DECIMAL(12,2), qty MEDIUMINT UNSIGNED, \
+    ratio DOUBLE, created DATETIME(3), bin VARBINARY(16), d DATE)";
+
+/// Source rows as Lindorm stores them, against the destination's rows (text protocol, UTC).
+async fn contents(src: &MariaDb, dst: &MariaDb) -> (Vec<mysql_async::Row>, Vec<mysql_async::Row>) {
+    let mut s = src.pool.get_conn().await.expect("source");
+    s.query_drop("SET time_zone = '+00:00'").await.expect("tz");
+    let expected: Vec<mysql_async::Row> = s
+        .query(
+            "SELECT id, name, note, price, qty, ratio, CAST(UNIX_TIMESTAMP(created) * 1000 AS SIGNED), NULLIF(bin, ''), d \
+             FROM shop.items ORDER BY id",
+        )
+        .await
+        .expect("source rows");
+    let mut d = dst.pool.get_conn().await.expect("destination");
+    let actual: Vec<mysql_async::Row> = d
+        .query("SELECT id, name, note, price, qty, ratio, created, bin, d FROM shop.items ORDER BY id")
+        .await
+        .unwrap_or_default();
+    (expected, actual)
+}
+
+async fn assert_converged(src: &MariaDb, dst: &MariaDb) {
+    let (expected, actual) = contents(src, dst).await;
+    assert_eq!(expected.len(), actual.len(), "row counts differ");
+    for (e, a) in expected.into_iter().zip(actual) {
+        let (e, a) = (e.unwrap(), a.unwrap());
+        assert_eq!(e, a, "a row differs (source first)");
+    }
+}
+
+fn lindorm_task(dir: &Path, name: &str, src: &MariaDb, dst: &MariaDb, extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        "apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {{name: {name}}}\nspec:\n  \
+         source: {{host: 127.0.0.1, port: {}, credentialsSecret: {{name: src}}}}\n  \
+         destination: {{type: lindorm, host: 127.0.0.1, port: {}, credentialsSecret: {{name: dst}}, tls: {{mode: required}}}}\n  \
+         objects: [{{database: shop}}]\n{extra}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: src}}\n\
+         stringData: {{username: ferry, password: ferry-pass}}\n---\napiVersion: v1\nkind: Secret\n\
+         metadata: {{name: dst}}\nstringData: {{username: ferry, password: ferry-pass}}\n",
+        src.port, dst.port
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).expect("write task file");
+    path
+}
+
+/// The writes to `shop`.`items` in the destination's general log, oldest first.
+async fn logged_writes(dst: &MariaDb) -> Vec<String> {
+    let mut conn = dst.pool.get_conn().await.expect("connect");
+    let statements: Vec<String> = conn
+        .query("SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE command_type = 'Query' ORDER BY event_time")
+        .await
+        .expect("general log");
+    statements
+        .into_iter()
+        .filter(|s| (s.starts_with("REPLACE /*+") || s.starts_with("DELETE /*+")) && s.contains("`shop`.`items`"))
+        .collect()
+}
+
+/// The version in a statement's `_l_ts_(N)` hint.
+fn version_of(sql: &str) -> Option<i64> {
+    let start = sql.find("_l_ts_(")? + "_l_ts_(".len();
+    sql[start..].split(')').next()?.parse().ok()
+}
+
+/// Full sync, then incremental inserts, updates (also of the key), deletes and a destination
+/// outage; the destination ends equal to the source through the Lindorm type mapping.
+#[tokio::test(flavor = "multi_thread")]
+async fn lindorm_sink_converges_on_a_tls_stand_in() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start_tls(2));
+    src.exec(TABLE).await;
+    // 5,000 rows with awkward text (quotes, backslashes, non-ASCII), NULLs and empty binaries.
+    src.exec(
+        "USE shop; INSERT INTO shop.items SELECT seq, CONCAT('it''s \\\\ Zürich 東京 #', seq), IF(seq % 7 = 0, NULL, REPEAT('n', seq % 50)), \
+         seq * 1.25, seq % 16777216, seq / 3, TIMESTAMPADD(SECOND, seq, '2024-02-29 23:59:59.123'), \
+         IF(seq % 5 = 0, '', UNHEX(HEX(seq))), DATE_ADD('2000-01-01', INTERVAL seq DAY) FROM seq_1_to_5000",
+    )
+    .await;
+    // Every statement the destination receives, to check the version hints.
+    dst.exec("SET GLOBAL log_output = 'TABLE', GLOBAL general_log = 1").await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One batch of 5,000 rows over two lanes: about 2,500 rows each, so more than one UPSERT per lane.
+    let file = lindorm_task(dir.path(), "lindorm", &src, &dst, "  worker: {batchRows: 10000, applyLanes: 2}\n");
+    let log = dir.path().join("ferry.log");
+    let mut ferry = Ferry::spawn(&file, &log);
+    let _keep = ferry.keep_log_on_panic();
+    wait_caught_up(&src, &dst, "default/lindorm", Duration::from_secs(120)).await;
+    assert_converged(&src, &dst).await;
+
+    // The destination table was created with the primary key of the source.
+    let key: String = dst
+        .scalar("SELECT GROUP_CONCAT(COLUMN_NAME) FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'items'")
+        .await;
+    assert_eq!(key, "id");
+    let ssl: String = dst
+        .scalar(
+            "SELECT GROUP_CONCAT(DISTINCT v.VARIABLE_VALUE) FROM information_schema.SESSION_STATUS v WHERE v.VARIABLE_NAME = 'Ssl_version'",
+        )
+        .await;
+    assert_eq!(ssl, "TLSv1.2", "the test's own connection negotiates TLS 1.2 too");
+
+    let snapshot_writes = logged_writes(&dst).await;
+    assert!(
+        snapshot_writes.iter().all(|s| s.starts_with("REPLACE")),
+        "the snapshot only upserts"
+    );
+    let rows_per_upsert: Vec<usize> = snapshot_writes.iter().map(|s| s.matches("), (").count() + 1).collect();
+    assert_eq!(rows_per_upsert.iter().sum::<usize>(), 5000, "every snapshot row written once");
+    assert!(rows_per_upsert.iter().all(|&n| n <= 2000), "an UPSERT above Lindorm's 2,000 rows");
+    assert!(rows_per_upsert.contains(&2000), "a lane's 2,500 rows were not split at 2,000");
+    let snapshot_max = snapshot_writes.iter().filter_map(|s| version_of(s)).max().expect("versions");
+    dst.exec("TRUNCATE mysql.general_log").await;
+
+    // Incremental: inserts, updates, key changes, deletes — several to the same rows.
+    src.exec(
+        "INSERT INTO shop.items VALUES (6001, 'new', NULL, 1.00, 1, 1e300, '1970-01-01 00:00:00.001', '', '1999-12-31'); \
+         UPDATE shop.items SET name = 'second', price = price + 1 WHERE id <= 300; \
+         UPDATE shop.items SET name = 'third' WHERE id <= 100; \
+         UPDATE shop.items SET id = id + 10000 WHERE id BETWEEN 301 AND 310; \
+         DELETE FROM shop.items WHERE id BETWEEN 400 AND 499; \
+         INSERT INTO shop.items (id, name) VALUES (450, 'reborn'); \
+         UPDATE shop.items SET bin = '' WHERE id = 1",
+    )
+    .await;
+    wait_caught_up(&src, &dst, "default/lindorm", Duration::from_secs(60)).await;
+    assert_converged(&src, &dst).await;
+
+    // Versions: every write has one, and every incremental write is newer than the snapshot.
+    let writes = logged_writes(&dst).await;
+    let versions: Vec<i64> = writes.iter().filter_map(|s| version_of(s)).collect();
+    assert_eq!(versions.len(), writes.len(), "a write without a version");
+    assert!(
+        versions.iter().all(|&v| v > snapshot_max),
+        "an incremental write is not newer than the snapshot"
+    );
+    let deletes = writes.iter().filter(|s| s.starts_with("DELETE")).count();
+    assert_eq!(deletes, 110, "one DELETE per row: 100 deletes and 10 key changes");
+    dst.exec("SET GLOBAL general_log = 0").await;
+
+    // A destination outage while the source keeps writing: retried, then converged.
+    dst.stop();
+    src.exec("UPDATE shop.items SET note = 'during the outage' WHERE id % 10 = 3; DELETE FROM shop.items WHERE id BETWEEN 900 AND 949")
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    dst.restart();
+    wait_caught_up(&src, &dst, "default/lindorm", Duration::from_secs(120)).await;
+    assert_converged(&src, &dst).await;
+    assert!(
+        ferry.child.try_wait().expect("try_wait").is_none(),
+        "ferry exited during the outage"
+    );
+    assert!(!ferry.log_text().contains("ferry-pass"), "a secret leaked into the log");
+}
+
+/// A second worker claims the next epoch in its own checkpoint row; the first one stops at its
+/// next batch, with a definite error, without touching the newer worker's row.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_lindorm_worker_fences_the_first() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start_tls(2));
+    src.exec(TABLE).await;
+    src.exec("USE shop; INSERT INTO shop.items (id, name) SELECT seq, 'x' FROM seq_1_to_100")
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = lindorm_task(dir.path(), "fence", &src, &dst, "");
+    let mut first = Ferry::spawn(&file, &dir.path().join("first.log"));
+    let _keep = first.keep_log_on_panic();
+    wait_caught_up(&src, &dst, "default/fence", Duration::from_secs(60)).await;
+    let second = Ferry::spawn(&file, &dir.path().join("second.log"));
+    let _keep2 = second.keep_log_on_panic();
+    eventually(Duration::from_secs(30), "the second worker's claim", || async {
+        let mut conn = dst.pool.get_conn().await.expect("connect");
+        let max: Option<i64> = conn
+            .query_first("SELECT MAX(epoch) FROM ferry.ferry_checkpoint WHERE task = 'default/fence'")
+            .await
+            .ok()
+            .flatten();
+        max == Some(2)
+    })
+    .await;
+    src.exec("UPDATE shop.items SET name = 'y' WHERE id = 1").await;
+    let status = first.wait(Duration::from_secs(30)).expect("the first worker stopped");
+    assert_eq!(status.code(), Some(1), "a fenced worker exits with a task failure");
+    assert!(first.log_text().contains("claimed by another worker"), "{}", first.log_text());
+    wait_caught_up(&src, &dst, "default/fence", Duration::from_secs(60)).await;
+    let name: String = dst.scalar("SELECT name FROM shop.items WHERE id = 1").await;
+    assert_eq!(name, "y", "the second worker carries on");
+    let rows: i64 = dst
+        .scalar("SELECT COUNT(*) FROM ferry.ferry_checkpoint WHERE task = 'default/fence'")
+        .await;
+    assert!(rows <= 2, "old checkpoint rows are cleaned up");
+}
