@@ -81,7 +81,8 @@ async fn incremental_converges_under_concurrent_load(lanes: u32) {
 
 /// `ferry run` is SIGKILLed at random points — at least twice in the full sync and twice in
 /// the incremental sync, six times or more in all — under a write load, and restarted each time:
-/// the destination ends equal to the source.
+/// the destination ends equal to the source. At least one kill lands while several key ranges
+/// of a table are being copied by parallel snapshot readers, so range resumption is exercised.
 #[tokio::test(flavor = "multi_thread")]
 async fn worker_killed_mid_sync_one_lane() {
     worker_killed_mid_sync(1).await;
@@ -108,6 +109,7 @@ async fn worker_killed_mid_sync(lanes: u32) {
     println!("worker_killed_mid_sync({lanes} lanes) seed {seed} (set FERRY_TEST_SEED to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut in_full, mut in_incremental) = (0, 0);
+    let mut killed_amid_parallel_ranges = false;
     let started = Instant::now();
     while in_full < 2 || in_incremental < 2 || in_full + in_incremental < 6 {
         assert!(
@@ -121,10 +123,33 @@ async fn worker_killed_mid_sync(lanes: u32) {
             rng.random_range(300..4000)
         };
         tokio::time::sleep(Duration::from_millis(wait)).await;
-        let full_done = checkpoint(&dst, "default/killed")
-            .await
+        let state = checkpoint(&dst, "default/killed").await;
+        let full_done = state
+            .as_ref()
             .and_then(|c| c.get("fullDone").and_then(|d| d.as_bool()))
             .unwrap_or(false);
+        if !full_done {
+            // Key ranges of one table copied in parallel: some started, not all finished.
+            let ranges = state
+                .as_ref()
+                .and_then(|c| c.get("tables").and_then(|t| t.as_object()))
+                .into_iter()
+                .flat_map(|t| t.values())
+                .filter_map(|t| t.get("slices").and_then(|s| s.as_array()));
+            for slices in ranges.filter(|s| s.len() > 1) {
+                let started = slices
+                    .iter()
+                    .filter(|s| s.get("rows").and_then(|r| r.as_u64()).unwrap_or(0) > 0)
+                    .count();
+                let done = slices
+                    .iter()
+                    .filter(|s| s.get("done").and_then(|d| d.as_bool()) == Some(true))
+                    .count();
+                if started > 1 && done < slices.len() {
+                    killed_amid_parallel_ranges = true;
+                }
+            }
+        }
         ferry.kill9();
         if full_done { in_incremental += 1 } else { in_full += 1 }
     }
@@ -133,6 +158,10 @@ async fn worker_killed_mid_sync(lanes: u32) {
     load::large_transaction(&src.pool).await;
     wait_caught_up(&src, &dst, "default/killed", Duration::from_secs(600)).await;
     assert_shop_equal(&src, &dst).await;
+    assert!(
+        killed_amid_parallel_ranges,
+        "no kill landed while several key ranges of a table were being copied"
+    );
     drop(ferry);
 }
 

@@ -349,6 +349,10 @@ pub struct WorkerSpec {
     /// written in parallel. 1 to 64; default 4 for mysql, 8 for lindorm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_lanes: Option<u32>,
+    /// Parallel snapshot readers during full sync, each with its own consistent snapshot:
+    /// several tables, and key ranges of a large table, are read at once. 1 to 32; default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_readers: Option<u32>,
 }
 
 fn default_mysql_port() -> u16 {

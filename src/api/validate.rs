@@ -20,6 +20,8 @@ pub struct ValidatedTask {
     pub batch_rows: usize,
     /// Parallel apply lanes.
     pub apply_lanes: usize,
+    /// Parallel snapshot readers.
+    pub snapshot_readers: usize,
     /// Replica server id used for the binlog connection.
     pub server_id: u32,
 }
@@ -164,6 +166,10 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
     if !(1..=64).contains(&apply_lanes) {
         problems.push("spec.worker.applyLanes must be between 1 and 64".into());
     }
+    let snapshot_readers = spec.worker.as_ref().and_then(|w| w.snapshot_readers).unwrap_or(4) as usize;
+    if !(1..=32).contains(&snapshot_readers) {
+        problems.push("spec.worker.snapshotReaders must be between 1 and 32".into());
+    }
     if !problems.is_empty() {
         return Err(ValidationError(problems));
     }
@@ -176,6 +182,7 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         other_window: other.unwrap_or_default(),
         batch_rows,
         apply_lanes,
+        snapshot_readers,
     })
 }
 

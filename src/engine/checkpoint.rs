@@ -6,9 +6,9 @@
 //! from it re-applies at most one batch, which the idempotent writes make harmless.
 //!
 //! `position` is where the binlog resumes: during full sync it is the position of the task's
-//! *first* snapshot, so the binlog replays every change made after any chunk was read. Each
-//! table's finished chunks are recorded by their last key, so a restart continues a table
-//! where it stopped.
+//! *first* snapshot, so the binlog replays every change made after any chunk was read (later
+//! snapshots — parallel readers, restarts — only start later). Each table's key ranges record
+//! their finished chunks by last key, so a restart continues every range where it stopped.
 //!
 //! Fencing: a worker claims the task by incrementing its epoch; every later write is
 //! conditional on that epoch, so a stale worker's writes roll back instead of landing.
@@ -63,13 +63,32 @@ impl Checkpoint {
     }
 }
 
-/// Full-sync progress of one table.
+/// Full-sync progress of one table: its key ranges ("slices"), copied independently and in
+/// parallel. A table is one slice unless it is large enough to be split; the split is stored
+/// before any of its rows are copied, so a restart resumes the same slices.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TableProgress {
-    /// Key of the last row copied; the next chunk starts after it.
+    /// The table's key ranges in key order; empty until the table is first visited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SliceProgress>,
+    /// Rows copied.
+    pub rows: u64,
+    /// Every slice copied.
+    pub done: bool,
+}
+
+/// Progress of one key range of a table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceProgress {
+    /// Key of the last row copied (the range's exclusive lower bound before any row is);
+    /// `None`: from the table's first row. The next chunk starts after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_key: Option<Row>,
+    /// Last key of the range, inclusive; `None`: to the table's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<Row>,
     /// Rows copied.
     pub rows: u64,
     /// Every chunk copied.
@@ -94,7 +113,18 @@ mod tests {
         cp.tables.insert(
             "shop.orders".into(),
             TableProgress {
-                last_key: Some(vec![Value::Text("k".into()), Value::UInt(u64::MAX)]),
+                slices: vec![
+                    SliceProgress {
+                        last_key: Some(vec![Value::Text("k".into()), Value::UInt(u64::MAX)]),
+                        upper: Some(vec![Value::Text("m".into()), Value::UInt(0)]),
+                        rows: 10,
+                        done: false,
+                    },
+                    SliceProgress {
+                        last_key: Some(vec![Value::Text("m".into()), Value::UInt(0)]),
+                        ..Default::default()
+                    },
+                ],
                 rows: 10,
                 done: false,
             },

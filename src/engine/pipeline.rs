@@ -1,5 +1,6 @@
 //! One run of a task's data path: discover → prepare the destination → claim the checkpoint →
-//! full sync (chunks under one consistent snapshot, each chunk committed with its checkpoint)
+//! full sync (parallel snapshot readers over tables and key ranges, each chunk committed with
+//! its range's checkpoint)
 //! → incremental sync (binlog from the checkpoint, batches committed with the position of the
 //! last complete source transaction).
 //!
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::{
-    checkpoint::Checkpoint,
-    event::{ChangeEvent, Position, RowChange},
+    checkpoint::{Checkpoint, SliceProgress, TableProgress},
+    event::{ChangeEvent, Position, Row, RowChange},
     mysql_conn::Endpoint,
     retry::{ErrorClass, SyncError, SyncResult},
     schema::TableSchema,
@@ -64,7 +65,8 @@ impl<S: Sink> Pipeline<S> {
 
         let sync_types = self.task.spec.sync_types.clone();
         if sync_types.full && !checkpoint.full_done {
-            self.full_sync(&tables, &mut checkpoint, flavor).await?;
+            let estimates: Vec<u64> = discovered.iter().map(|d| d.rows_estimated).collect();
+            self.full_sync(&tables, &estimates, &mut checkpoint, flavor).await?;
             if self.stopping() {
                 return Ok(());
             }
@@ -88,13 +90,22 @@ impl<S: Sink> Pipeline<S> {
         *self.stop.borrow()
     }
 
-    async fn full_sync(&mut self, tables: &[Arc<TableSchema>], checkpoint: &mut Checkpoint, flavor: source::Flavor) -> SyncResult<()> {
+    /// Copies every table through parallel snapshot readers; each chunk is applied with the
+    /// checkpoint of its key range, so every range resumes where it stopped.
+    async fn full_sync(
+        &mut self,
+        tables: &[Arc<TableSchema>],
+        estimates: &[u64],
+        checkpoint: &mut Checkpoint,
+        flavor: source::Flavor,
+    ) -> SyncResult<()> {
         self.metrics.set_stage(Stage::FullSync);
-        let mut snapshot = Snapshot::open(&self.source, flavor).await?;
+        let mut first = Snapshot::open(&self.source, flavor).await?;
         if checkpoint.position.is_none() {
-            // The first snapshot's position is where the binlog will resume, and its start time
-            // the version of every snapshot row: durable before any row.
-            checkpoint.position = Some(snapshot.position.clone());
+            // The first snapshot's position is where the binlog will resume — every later
+            // snapshot (other readers, restarts) starts after it — and its start time the
+            // version of every snapshot row: durable before any row.
+            checkpoint.position = Some(first.position.clone());
             checkpoint.base_version = now_millis();
             checkpoint.version = checkpoint.base_version;
             self.sink.apply(&[], checkpoint).await?;
@@ -104,54 +115,161 @@ impl<S: Sink> Pipeline<S> {
         self.metrics
             .rows_copied
             .inc_by(done_before.saturating_sub(self.metrics.rows_copied.get()));
+        let limit = self.task.batch_rows;
+        let readers = self.task.snapshot_readers;
+
+        // Tables visited for the first time get their key ranges, stored before any row.
+        let mut sliced = false;
+        for (table, &estimate) in tables.iter().zip(estimates) {
+            let name = table.source.to_string();
+            if checkpoint.tables.get(&name).is_some_and(|p| p.done || !p.slices.is_empty()) {
+                continue;
+            }
+            let want = (estimate / (4 * limit as u64)).clamp(1, readers as u64) as usize;
+            let points = if want > 1 {
+                first.split_points(table, estimate, want).await?
+            } else {
+                Vec::new()
+            };
+            let mut slices = Vec::with_capacity(points.len() + 1);
+            let mut lower = None;
+            for point in points {
+                slices.push(SliceProgress {
+                    last_key: lower.replace(point.clone()),
+                    upper: Some(point),
+                    ..Default::default()
+                });
+            }
+            slices.push(SliceProgress {
+                last_key: lower,
+                ..Default::default()
+            });
+            if slices.len() > 1 {
+                tracing::info!(table = %name, ranges = slices.len(), "split the table into key ranges");
+            }
+            checkpoint.tables.insert(
+                name,
+                TableProgress {
+                    slices,
+                    ..Default::default()
+                },
+            );
+            sliced = true;
+        }
+        if sliced {
+            self.sink.apply(&[], checkpoint).await?;
+        }
         self.metrics
             .tables_done
             .set(checkpoint.tables.values().filter(|t| t.done).count() as i64);
-        let limit = self.task.batch_rows;
-        for table in tables {
-            let name = table.source.to_string();
-            let mut progress = checkpoint.tables.get(&name).cloned().unwrap_or_default();
-            if progress.done {
+
+        // Every unfinished range, ranges of the largest tables first.
+        let mut order: Vec<usize> = (0..tables.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(estimates.get(i).copied().unwrap_or(0)));
+        let mut work = std::collections::VecDeque::new();
+        for i in order {
+            let Some(progress) = checkpoint.tables.get(&tables[i].source.to_string()) else {
                 continue;
-            }
-            tracing::info!(table = %name, resume_after = ?progress.last_key.is_some(), "copying table");
-            loop {
-                if self.stopping() {
-                    snapshot.close().await;
-                    return Ok(());
-                }
-                let rows = snapshot.read_chunk(table, progress.last_key.as_deref(), limit).await?;
-                let finished = rows.len() < limit;
-                if let Some(last) = rows.last() {
-                    progress.last_key = Some(table.key.iter().map(|&i| last[i].clone()).collect());
-                }
-                progress.rows += rows.len() as u64;
-                progress.done = finished;
-                let n = rows.len() as u64;
-                let batch: Vec<ChangeEvent> = rows
-                    .into_iter()
-                    .map(|after| ChangeEvent {
-                        table: table.clone(),
-                        change: RowChange::Insert { after },
-                        commit_ts: 0,
-                        version: checkpoint.base_version,
-                    })
-                    .collect();
-                checkpoint.tables.insert(name.clone(), progress.clone());
-                self.sink.apply(&batch, checkpoint).await?;
-                self.metrics.rows_copied.inc_by(n);
-                self.metrics.batches.inc();
-                if finished {
-                    self.metrics.tables_done.inc();
-                    break;
-                }
+            };
+            for (s, slice) in progress.slices.iter().enumerate().filter(|(_, s)| !s.done) {
+                work.push_back(SliceWork {
+                    table: i,
+                    slice: s,
+                    after: slice.last_key.clone(),
+                    upper: slice.upper.clone(),
+                });
             }
         }
-        snapshot.close().await;
+        if !work.is_empty() {
+            let readers = readers.min(work.len());
+            tracing::info!(ranges = work.len(), readers, "copying tables");
+            let queue = Arc::new(std::sync::Mutex::new(work));
+            let (tx, mut rx) = mpsc::channel::<SyncResult<Chunk>>(readers);
+            let mut set = tokio::task::JoinSet::new();
+            let shared: Arc<[Arc<TableSchema>]> = tables.into();
+            let mut first = Some(first);
+            for _ in 0..readers {
+                let snapshot = first.take();
+                let (endpoint, queue, tx, tables) = (self.source.clone(), queue.clone(), tx.clone(), shared.clone());
+                set.spawn(read_slices(endpoint, flavor, snapshot, tables, queue, tx, limit));
+            }
+            drop(tx);
+            let result = self.apply_chunks(tables, &mut rx, checkpoint).await;
+            // Readers stop at their next send once the receiver is gone; abort is for the ones
+            // blocked on the source.
+            drop(rx);
+            set.abort_all();
+            result?;
+            if self.stopping() {
+                return Ok(());
+            }
+        } else {
+            first.close().await;
+        }
+        if let Some((name, _)) = checkpoint.tables.iter().find(|(_, t)| !t.done) {
+            return Err(SyncError::new(
+                ErrorClass::Other,
+                format!("the full sync ended with table {name} unfinished"),
+            ));
+        }
         checkpoint.full_done = true;
         self.sink.apply(&[], checkpoint).await?;
         tracing::info!(rows = self.metrics.rows_copied.get(), "full sync finished");
         Ok(())
+    }
+
+    /// Applies chunks from the snapshot readers until they are all done, or a stop is asked.
+    async fn apply_chunks(
+        &mut self,
+        tables: &[Arc<TableSchema>],
+        rx: &mut mpsc::Receiver<SyncResult<Chunk>>,
+        checkpoint: &mut Checkpoint,
+    ) -> SyncResult<()> {
+        let mut stop = self.stop.clone();
+        loop {
+            if self.stopping() {
+                return Ok(());
+            }
+            let chunk = tokio::select! {
+                biased;
+                _ = stop.changed() => return Ok(()),
+                item = rx.recv() => match item {
+                    None => return Ok(()),
+                    Some(chunk) => chunk?,
+                },
+            };
+            let table = &tables[chunk.table];
+            let name = table.source.to_string();
+            let n = chunk.rows.len() as u64;
+            let progress = checkpoint.tables.entry(name).or_default();
+            if let Some(slice) = progress.slices.get_mut(chunk.slice) {
+                if chunk.last_key.is_some() {
+                    slice.last_key = chunk.last_key;
+                }
+                slice.rows += n;
+                slice.done = chunk.done;
+            }
+            progress.rows += n;
+            let finished_table = !progress.done && progress.slices.iter().all(|s| s.done);
+            progress.done = progress.slices.iter().all(|s| s.done);
+            let batch: Vec<ChangeEvent> = chunk
+                .rows
+                .into_iter()
+                .map(|after| ChangeEvent {
+                    table: table.clone(),
+                    change: RowChange::Insert { after },
+                    commit_ts: 0,
+                    version: checkpoint.base_version,
+                })
+                .collect();
+            self.sink.apply(&batch, checkpoint).await?;
+            self.metrics.rows_copied.inc_by(n);
+            self.metrics.batches.inc();
+            if finished_table {
+                self.metrics.tables_done.inc();
+                tracing::info!(table = %table.source, rows = progress_rows(checkpoint, table), "table copied");
+            }
+        }
     }
 
     async fn incremental(&mut self, tables: &[Arc<TableSchema>], mut checkpoint: Checkpoint, flavor: source::Flavor) -> SyncResult<()> {
@@ -319,6 +437,85 @@ impl<S: Sink> Pipeline<S> {
             self.metrics.set_position(&p.file, p.pos, p.to_string());
         }
     }
+}
+
+/// Rows copied of `table` so far.
+fn progress_rows(checkpoint: &Checkpoint, table: &TableSchema) -> u64 {
+    checkpoint.tables.get(&table.source.to_string()).map_or(0, |p| p.rows)
+}
+
+/// A key range still to copy.
+struct SliceWork {
+    table: usize,
+    slice: usize,
+    after: Option<Row>,
+    upper: Option<Row>,
+}
+
+/// Rows of one key range read by a snapshot reader, with the range's new cursor.
+struct Chunk {
+    table: usize,
+    slice: usize,
+    rows: Vec<Row>,
+    last_key: Option<Row>,
+    done: bool,
+}
+
+/// One snapshot reader: takes key ranges from `queue` and sends their chunks, in key order,
+/// until the queue is empty or the receiver is gone. Opens its own snapshot unless given one.
+async fn read_slices(
+    endpoint: Endpoint,
+    flavor: source::Flavor,
+    snapshot: Option<Snapshot>,
+    tables: Arc<[Arc<TableSchema>]>,
+    queue: Arc<std::sync::Mutex<std::collections::VecDeque<SliceWork>>>,
+    tx: mpsc::Sender<SyncResult<Chunk>>,
+    limit: usize,
+) {
+    let mut snapshot = match snapshot {
+        Some(s) => s,
+        None => match Snapshot::open(&endpoint, flavor).await {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        },
+    };
+    loop {
+        let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+        let Some(work) = next else { break };
+        let table = &tables[work.table];
+        let mut after = work.after;
+        loop {
+            let rows = match snapshot.read_chunk(table, after.as_deref(), work.upper.as_deref(), limit).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let done = rows.len() < limit;
+            if let Some(last) = rows.last() {
+                after = Some(table.key.iter().map(|&i| last[i].clone()).collect());
+            }
+            let chunk = Chunk {
+                table: work.table,
+                slice: work.slice,
+                rows,
+                last_key: after.clone(),
+                done,
+            };
+            if tx.send(Ok(chunk)).await.is_err() {
+                snapshot.close().await;
+                return;
+            }
+            if done {
+                break;
+            }
+        }
+    }
+    snapshot.close().await;
 }
 
 /// Milliseconds since the epoch.

@@ -10,8 +10,10 @@
 //! idempotent full-image upsert or delete by key, replaying changes the chunk already contains
 //! converges to the same rows.
 //!
-//! Chunks are keyset pages (`WHERE key > last ORDER BY key LIMIT n`): memory is bounded by the
-//! chunk size whatever the table size, and a chunk boundary is a resumable cursor.
+//! Chunks are keyset pages (`WHERE key > last [AND key <= upper] ORDER BY key LIMIT n`): memory
+//! is bounded by the chunk size whatever the table size, and a chunk boundary is a resumable
+//! cursor. Large tables are cut into key ranges ([`Snapshot::split_points`]) that parallel
+//! readers copy independently, each through its own snapshot.
 
 use mysql_async::{Conn, prelude::Queryable};
 
@@ -99,13 +101,18 @@ impl Snapshot {
         Ok(Snapshot { conn, position })
     }
 
-    /// Reads up to `limit` rows of `table` whose key is greater than `after`, in key order.
-    pub async fn read_chunk(&mut self, table: &TableSchema, after: Option<&[Value]>, limit: usize) -> SyncResult<Vec<Row>> {
-        let sql = chunk_query(table, after.is_some(), limit);
-        let params: Vec<mysql_async::Value> = match after {
-            None => Vec::new(),
-            Some(key) => keyset_params(key),
-        };
+    /// Reads up to `limit` rows of `table` whose key is greater than `after` and at most
+    /// `upper`, in key order.
+    pub async fn read_chunk(
+        &mut self,
+        table: &TableSchema,
+        after: Option<&[Value]>,
+        upper: Option<&[Value]>,
+        limit: usize,
+    ) -> SyncResult<Vec<Row>> {
+        let sql = chunk_query(table, after.is_some(), upper.is_some(), limit);
+        let mut params: Vec<mysql_async::Value> = after.map(keyset_params).unwrap_or_default();
+        params.extend(upper.map(keyset_params).unwrap_or_default());
         let rows: Vec<mysql_async::Row> = self
             .conn
             .exec(sql, params)
@@ -129,6 +136,46 @@ impl Snapshot {
             .collect()
     }
 
+    /// Keys that cut `table` into at most `slices` ranges of about `rows_estimated / slices`
+    /// rows each, in key order, read from the index (`ORDER BY key LIMIT 1 OFFSET n`). Fewer
+    /// when the table is smaller than estimated.
+    pub async fn split_points(&mut self, table: &TableSchema, rows_estimated: u64, slices: usize) -> SyncResult<Vec<Row>> {
+        let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
+        let step = rows_estimated / slices.max(1) as u64;
+        let mut points: Vec<Row> = Vec::new();
+        for k in 1..slices as u64 {
+            let sql = format!(
+                "SELECT {} FROM {} ORDER BY {} LIMIT 1 OFFSET {}",
+                keys.join(", "),
+                quote_table(&table.source),
+                keys.join(", "),
+                k * step
+            );
+            let row: Option<mysql_async::Row> = self
+                .conn
+                .query_first(sql)
+                .await
+                .map_err(|e| classify(&e).context(format!("split `{}` into key ranges", table.source)))?;
+            let Some(mut row) = row else { break };
+            let point = table
+                .key
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| decode(&table.columns[i], row.take(j).unwrap_or(mysql_async::Value::NULL), Origin::Snapshot))
+                .collect::<Result<Row, String>>()
+                .map_err(|why| {
+                    SyncError::definite(
+                        format!("failed to decode a key of `{}`: {why}", table.source),
+                        "report this as a bug",
+                    )
+                })?;
+            if points.last() != Some(&point) {
+                points.push(point);
+            }
+        }
+        Ok(points)
+    }
+
     /// Ends the read view.
     pub async fn close(mut self) {
         let _ = self.conn.query_drop("ROLLBACK").await;
@@ -136,23 +183,35 @@ impl Snapshot {
     }
 }
 
-/// `SELECT cols FROM t [WHERE key > ?] ORDER BY key LIMIT n`, with the tuple comparison spelt
-/// out (`a > ? OR (a = ? AND b > ?)`) so every server uses the key's range scan.
-fn chunk_query(table: &TableSchema, has_after: bool, limit: usize) -> String {
+/// `SELECT cols FROM t [WHERE key > ? [AND key <= ?]] ORDER BY key LIMIT n`, with the tuple
+/// comparisons spelt out (`a > ? OR (a = ? AND b > ?)`) so every server uses the key's range scan.
+fn chunk_query(table: &TableSchema, has_after: bool, has_upper: bool, limit: usize) -> String {
     let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
     let mut sql = format!("SELECT {} FROM {}", cols.join(", "), quote_table(&table.source));
+    let mut conditions = Vec::new();
     if has_after {
-        let mut terms = Vec::new();
-        for i in 0..keys.len() {
-            let mut term: Vec<String> = keys[..i].iter().map(|k| format!("{k} = ?")).collect();
-            term.push(format!("{} > ?", keys[i]));
-            terms.push(format!("({})", term.join(" AND ")));
-        }
-        sql.push_str(&format!(" WHERE {}", terms.join(" OR ")));
+        conditions.push(tuple_predicate(&keys, ">", ">"));
+    }
+    if has_upper {
+        conditions.push(tuple_predicate(&keys, "<", "<="));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
     }
     sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", keys.join(", ")));
     sql
+}
+
+/// `(k1, …, kn) op (?, …, ?)` spelt out; `last` is the operator on the last column.
+fn tuple_predicate(keys: &[String], op: &str, last: &str) -> String {
+    let mut terms = Vec::new();
+    for i in 0..keys.len() {
+        let mut term: Vec<String> = keys[..i].iter().map(|k| format!("{k} = ?")).collect();
+        term.push(format!("{} {} ?", keys[i], if i + 1 == keys.len() { last } else { op }));
+        terms.push(format!("({})", term.join(" AND ")));
+    }
+    format!("({})", terms.join(" OR "))
 }
 
 /// Parameters for the expanded keyset predicate of [`chunk_query`].
@@ -190,8 +249,13 @@ mod tests {
             key_name: "PRIMARY".into(),
         };
         assert_eq!(
-            chunk_query(&table, true, 10),
-            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE (`a` > ?) OR (`a` = ? AND `b` > ?) ORDER BY `a`, `b` LIMIT 10"
+            chunk_query(&table, true, false, 10),
+            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) ORDER BY `a`, `b` LIMIT 10"
+        );
+        assert_eq!(
+            chunk_query(&table, true, true, 10),
+            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) \
+             AND ((`a` < ?) OR (`a` = ? AND `b` <= ?)) ORDER BY `a`, `b` LIMIT 10"
         );
         assert_eq!(keyset_params(&[Value::Int(1), Value::Int(2)]).len(), 3);
     }
