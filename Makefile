@@ -41,6 +41,10 @@ check: lint check-crds ## Everything CI checks before the tests.
 demo: ## Local demo: two MariaDB servers, sample data, live writes, ferry run (Ctrl-C to stop).
 	scripts/demo.sh
 
+.PHONY: bench
+bench: ## Benchmark against mariadb-dump, mydumper and a native replica; writes docs/benchmarks.md.
+	scripts/bench.sh
+
 .PHONY: demo-stop
 demo-stop: ## Stop the demo's servers and remove .demo/.
 	scripts/demo.sh stop
