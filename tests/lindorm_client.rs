@@ -159,8 +159,10 @@ async fn lindorm_sink_converges_on_a_tls_stand_in() {
         versions.iter().all(|&v| v > snapshot_max),
         "an incremental write is not newer than the snapshot"
     );
+    // One DELETE per row: 100 deletes and 10 key changes — less key 450's delete when its
+    // re-insert fell into the same batch, whose net effect is then the upsert alone.
     let deletes = writes.iter().filter(|s| s.starts_with("DELETE")).count();
-    assert_eq!(deletes, 110, "one DELETE per row: 100 deletes and 10 key changes");
+    assert!((109..=110).contains(&deletes), "{deletes} DELETE statements");
     dst.exec("SET GLOBAL general_log = 0").await;
 
     // A destination outage while the source keeps writing: retried, then converged.

@@ -67,6 +67,33 @@ pub(crate) fn writes(batch: &[ChangeEvent]) -> Vec<Planned<'_>> {
     writes
 }
 
+/// The net effect of `writes` on the destination: for every (table, key), only its last write —
+/// an upsert of its final image or a delete — then all deletes before all upserts, grouped by
+/// table so that each group becomes one multi-row statement. Because every write is a full
+/// image or a delete by key, the result leaves the same rows as applying `writes` one by one
+/// (a key change is a delete of the old key and an upsert of the new one, two different keys).
+/// Deleting first keeps a destination UNIQUE key (on tables Ferry did not create) from seeing
+/// a value held by a row this batch deletes.
+pub(crate) fn net_effect(writes: Vec<Planned<'_>>) -> Vec<Planned<'_>> {
+    use std::collections::HashMap;
+    let mut last: HashMap<(*const TableSchema, String), usize> = HashMap::with_capacity(writes.len());
+    let mut slots: Vec<Option<Planned<'_>>> = Vec::with_capacity(writes.len());
+    for planned in writes {
+        let key = (Arc::as_ptr(planned.0), format!("{:?}", planned.0.key_of(planned.1.row())));
+        match last.get(&key) {
+            Some(&at) => slots[at] = Some(planned),
+            None => {
+                last.insert(key, slots.len());
+                slots.push(Some(planned));
+            }
+        }
+    }
+    let mut net: Vec<Planned<'_>> = slots.into_iter().flatten().collect();
+    // Stable: keys keep their first-seen order inside each group.
+    net.sort_by_key(|(table, write, _)| (matches!(write, Write::Upsert(_)), Arc::as_ptr(*table) as usize));
+    net
+}
+
 /// Splits `writes` over `lanes` by [`lane_of`], keeping their order within each lane.
 pub(crate) fn spread<'a>(writes: Vec<Planned<'a>>, lanes: usize) -> Vec<Vec<Planned<'a>>> {
     let mut per_lane: Vec<Vec<Planned<'a>>> = (0..lanes).map(|_| Vec::new()).collect();

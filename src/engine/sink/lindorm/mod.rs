@@ -29,7 +29,7 @@ use std::{collections::HashMap, sync::Arc};
 use mysql_async::{Conn, prelude::Queryable};
 
 use self::dialect::{Dialect, Escapes, Server};
-use super::{Planned, Sink, Write, spread, writes};
+use super::{Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
     event::{ChangeEvent, Row},
@@ -229,7 +229,7 @@ impl LindormSink {
         self.connect().await?;
         self.check_fence().await?;
         let d = self.dialect();
-        let per_lane = spread(writes(batch), self.lanes);
+        let per_lane = spread(net_effect(writes(batch)), self.lanes);
         let mut plans = Vec::with_capacity(self.lanes);
         for lane in per_lane {
             plans.push(plan(d, &lane)?);

@@ -2,9 +2,9 @@
 //!
 //! Writes are idempotent: an insert or update becomes `INSERT … ON DUPLICATE KEY UPDATE` of
 //! the full after-image, a delete is a delete by key, and an update that changes the key
-//! deletes the old key before upserting the new one. Consecutive changes of the same kind to
-//! the same table are sent as one multi-row statement; their order within it is the source
-//! order, which MySQL applies row by row.
+//! deletes the old key and upserts the new one. A batch is reduced to its net effect first
+//! (each key's last write; see [`super::net_effect`]), and then each table's deletes and each
+//! table's upserts go out as one multi-row statement each.
 //!
 //! With one lane, each batch and its checkpoint commit in one transaction. With N lanes, the
 //! batch's writes are spread over N connections by a hash of (table, key) — every write of a
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use mysql_async::{Conn, TxOpts, prelude::Queryable};
 
-use super::{Planned, Sink, Write, spread, writes};
+use super::{Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
     event::{ChangeEvent, Row},
@@ -89,7 +89,7 @@ impl MysqlSink {
             self.apply_lanes(batch).await?;
             Vec::new()
         } else {
-            statements(&writes(batch))
+            statements(&net_effect(writes(batch)))
         };
         let task = self.task.clone();
         let epoch = self.epoch;
@@ -124,7 +124,7 @@ impl MysqlSink {
 impl MysqlSink {
     /// Writes `batch` over the lanes, each in its own transaction, all committed on return.
     async fn apply_lanes(&mut self, batch: &[ChangeEvent]) -> SyncResult<()> {
-        let per_lane = spread(writes(batch), self.lanes);
+        let per_lane = spread(net_effect(writes(batch)), self.lanes);
         while self.lane_conns.len() < self.lanes {
             let mut conn = self.endpoint.connect().await?;
             conn.query_drop(SESSION_SETUP)
@@ -324,6 +324,52 @@ mod tests {
             commit_ts: 0,
             version: 0,
         }
+    }
+
+    #[test]
+    fn a_batch_reduces_to_each_keys_last_write_deletes_first() {
+        let t = table();
+        let row = |id, v| vec![Value::Int(id), Value::Int(v)];
+        let batch = vec![
+            ev(&t, RowChange::Insert { after: row(1, 10) }),
+            ev(&t, RowChange::Insert { after: row(2, 20) }),
+            ev(
+                &t,
+                RowChange::Update {
+                    before: row(1, 10),
+                    after: row(1, 11),
+                },
+            ),
+            // Key change 2 -> 3, then 3 -> 2 again: 3 ends deleted, 2 upserted with 22.
+            ev(
+                &t,
+                RowChange::Update {
+                    before: row(2, 20),
+                    after: row(3, 21),
+                },
+            ),
+            ev(
+                &t,
+                RowChange::Update {
+                    before: row(3, 21),
+                    after: row(2, 22),
+                },
+            ),
+            ev(&t, RowChange::Delete { before: row(1, 11) }),
+            ev(&t, RowChange::Insert { after: row(1, 12) }),
+        ];
+        let plan = statements(&net_effect(writes(&batch)));
+        let sqls: Vec<&str> = plan.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(sqls.len(), 2, "{sqls:?}");
+        assert_eq!(sqls[0], "DELETE FROM `d`.`t``x` WHERE `id` IN (?)");
+        assert_eq!(plan[0].1, vec![mysql_async::Value::Int(3)]);
+        assert!(
+            sqls[1].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (?,?), (?,?) ON DUPLICATE"),
+            "{}",
+            sqls[1]
+        );
+        use mysql_async::Value::Int;
+        assert_eq!(plan[1].1, vec![Int(1), Int(12), Int(2), Int(22)]);
     }
 
     #[test]
