@@ -102,6 +102,32 @@ pub enum Value {
     Set(String),
 }
 
+/// Consistent with the derived `PartialEq`: `0.0` and `-0.0` hash alike. (NaN, never equal to
+/// itself, does not occur in MySQL data.)
+impl std::hash::Hash for Value {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Value::Null => {}
+            Value::Int(i) => i.hash(state),
+            Value::UInt(u) => u.hash(state),
+            Value::Float(f) => (if *f == 0.0 { 0 } else { f.to_bits() }).hash(state),
+            Value::Double(d) => (if *d == 0.0 { 0 } else { d.to_bits() }).hash(state),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::Enum(s) | Value::Set(s) => s.hash(state),
+            Value::Bytes(b) => b.hash(state),
+            Value::Date(d) | Value::DateTime(d) | Value::Timestamp(d) => d.hash(state),
+            Value::Time {
+                negative,
+                hours,
+                minutes,
+                seconds,
+                micros,
+            } => (negative, hours, minutes, seconds, micros).hash(state),
+            Value::Year(y) => y.hash(state),
+        }
+    }
+}
+
 impl Value {
     /// Approximate size in bytes, for batch and throughput accounting.
     pub fn approx_size(&self) -> usize {

@@ -142,3 +142,98 @@ pub fn to_wire(value: &super::event::Value) -> mysql_async::Value {
         V::Year(y) => W::UInt(u64::from(*y)),
     }
 }
+
+/// The SQL literal that writes `value` exactly into a MySQL column, under the same session
+/// settings as [`to_wire`] and without `NO_BACKSLASH_ESCAPES`.
+pub fn sql_literal(value: &super::event::Value) -> String {
+    let mut out = String::new();
+    push_sql_literal(&mut out, value);
+    out
+}
+
+/// Appends the literal of `value` to `out`: strings quoted with MySQL's escapes, binary data
+/// as `X'…'`, dates and times quoted, FLOAT and DOUBLE in the shortest scientific form that
+/// reads back to the same bits, DECIMAL as its exact text.
+pub fn push_sql_literal(out: &mut String, value: &super::event::Value) {
+    use std::fmt::Write as _;
+
+    use super::event::Value as V;
+    let date = |out: &mut String, d: &super::event::DateTime, with_time: bool| {
+        let _ = write!(out, "'{:04}-{:02}-{:02}", d.year, d.month, d.day);
+        if with_time {
+            let _ = write!(out, " {:02}:{:02}:{:02}", d.hour, d.minute, d.second);
+            if d.micros != 0 {
+                let _ = write!(out, ".{:06}", d.micros);
+            }
+        }
+        out.push('\'');
+    };
+    match value {
+        V::Null => out.push_str("NULL"),
+        V::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        V::UInt(u) => {
+            let _ = write!(out, "{u}");
+        }
+        V::Year(y) => {
+            let _ = write!(out, "{y}");
+        }
+        V::Float(f) if f.is_finite() => {
+            let _ = write!(out, "{f:e}");
+        }
+        V::Double(d) if d.is_finite() => {
+            let _ = write!(out, "{d:e}");
+        }
+        // Not produced by MySQL; the server will refuse the text rather than store a guess.
+        V::Float(_) | V::Double(_) => out.push_str(&to_wire(value).as_sql(false)),
+        V::Decimal(s) | V::Text(s) | V::Json(s) | V::Enum(s) | V::Set(s) => push_quoted(out, s),
+        V::Bytes(b) => {
+            out.push_str("X'");
+            for byte in b {
+                let _ = write!(out, "{byte:02X}");
+            }
+            out.push('\'');
+        }
+        V::Date(d) => {
+            let with_time = d.hour != 0 || d.minute != 0 || d.second != 0 || d.micros != 0;
+            date(out, d, with_time)
+        }
+        V::DateTime(d) | V::Timestamp(d) => date(out, d, true),
+        V::Time {
+            negative,
+            hours,
+            minutes,
+            seconds,
+            micros,
+        } => {
+            let sign = if *negative { "-" } else { "" };
+            let _ = write!(out, "'{sign}{hours:02}:{minutes:02}:{seconds:02}.{micros:06}'");
+        }
+    }
+}
+
+/// A single-quoted string with MySQL's backslash escapes. Every escaped character is ASCII,
+/// so the text is copied in runs between them.
+fn push_quoted(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('\'');
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            0 => "\\0",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\\' => "\\\\",
+            b'\'' => "\\'",
+            b'"' => "\\\"",
+            0x1a => "\\Z",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        out.push_str(escape);
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('\'');
+}

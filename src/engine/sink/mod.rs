@@ -76,10 +76,14 @@ pub(crate) fn writes(batch: &[ChangeEvent]) -> Vec<Planned<'_>> {
 /// a value held by a row this batch deletes.
 pub(crate) fn net_effect(writes: Vec<Planned<'_>>) -> Vec<Planned<'_>> {
     use std::collections::HashMap;
-    let mut last: HashMap<(*const TableSchema, String), usize> = HashMap::with_capacity(writes.len());
+    /// A row's key; `Eq` is sound because key values are never NaN.
+    #[derive(PartialEq, Hash)]
+    struct Key<'a>(*const TableSchema, Vec<&'a crate::engine::event::Value>);
+    impl Eq for Key<'_> {}
+    let mut last: HashMap<Key<'_>, usize> = HashMap::with_capacity(writes.len());
     let mut slots: Vec<Option<Planned<'_>>> = Vec::with_capacity(writes.len());
     for planned in writes {
-        let key = (Arc::as_ptr(planned.0), format!("{:?}", planned.0.key_of(planned.1.row())));
+        let key = Key(Arc::as_ptr(planned.0), planned.0.key_of(planned.1.row()));
         match last.get(&key) {
             Some(&at) => slots[at] = Some(planned),
             None => {
@@ -108,8 +112,8 @@ pub(crate) fn lane_of(table: &TableSchema, row: &Row, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     table.target.hash(&mut hasher);
-    for value in table.key_of(row) {
-        format!("{value:?}").hash(&mut hasher);
+    for &k in &table.key {
+        row[k].hash(&mut hasher);
     }
     (hasher.finish() % lanes as u64) as usize
 }

@@ -25,13 +25,10 @@ use super::{Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
     event::{ChangeEvent, Row},
-    mysql_conn::{Endpoint, classify, quote_ident, quote_table, to_wire},
+    mysql_conn::{Endpoint, classify, push_sql_literal, quote_ident, quote_table, sql_literal},
     retry::{ErrorClass, SyncError, SyncResult},
     schema::TableSchema,
 };
-
-/// Most placeholders MySQL takes in one prepared statement is 65,535.
-const MAX_PLACEHOLDERS: usize = 60_000;
 
 /// MySQL/MariaDB destination.
 pub struct MysqlSink {
@@ -99,8 +96,8 @@ impl MysqlSink {
             .start_transaction(TxOpts::default())
             .await
             .map_err(|e| classify(&e).context("begin a destination transaction"))?;
-        for (sql, params) in statements {
-            tx.exec_drop(&sql, params)
+        for sql in statements {
+            tx.query_drop(&sql)
                 .await
                 .map_err(|e| classify(&e).context(format!("apply `{}`", first_words(&sql))))?;
         }
@@ -154,8 +151,8 @@ impl MysqlSink {
                     let _ = tx.rollback().await;
                     return Err(schema::fenced(task, epoch));
                 }
-                for (sql, params) in sql {
-                    tx.exec_drop(&sql, params)
+                for sql in sql {
+                    tx.query_drop(&sql)
                         .await
                         .map_err(|e| classify(&e).context(format!("apply `{}`", first_words(&sql))))?;
                 }
@@ -209,21 +206,22 @@ impl Sink for MysqlSink {
     }
 }
 
-/// One statement to run: SQL and its bound parameters.
-type Statement = (String, Vec<mysql_async::Value>);
+/// One statement to run, values inline as literals ([`sql_literal`]). Multi-row writes go
+/// over the text protocol: no prepare round trip, and no server-side statement of thousands
+/// of parameters to cache per connection (which cost hundreds of MB when row counts vary).
+type Statement = String;
 
-/// Statements for `writes`, merging runs of the same kind on the same table.
+/// Statements for `writes`, merging runs of the same kind on the same table, each at most
+/// [`MAX_STATEMENT_BYTES`] long.
 fn statements(writes: &[Planned<'_>]) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut i = 0;
     while i < writes.len() {
         let (table, first, _) = &writes[i];
         let is_upsert = matches!(first, Write::Upsert(_));
-        let per_row = if is_upsert { table.columns.len() } else { table.key.len() };
-        let max_rows = (MAX_PLACEHOLDERS / per_row.max(1)).max(1);
         let mut j = i;
         let mut rows = Vec::new();
-        while j < writes.len() && rows.len() < max_rows {
+        while j < writes.len() {
             let (t, w, _) = &writes[j];
             match w {
                 Write::Upsert(r) if is_upsert && Arc::ptr_eq(t, table) => rows.push(*r),
@@ -232,15 +230,42 @@ fn statements(writes: &[Planned<'_>]) -> Vec<Statement> {
             }
             j += 1;
         }
-        statements.push(if is_upsert { upsert(table, &rows) } else { delete(table, &rows) });
+        if is_upsert {
+            upsert(table, &rows, &mut statements);
+        } else {
+            delete(table, &rows, &mut statements);
+        }
         i = j;
     }
     statements
 }
 
-fn upsert(table: &TableSchema, rows: &[&Row]) -> Statement {
+/// Longest statement text; far below every server's default `max_allowed_packet` (16 MB).
+const MAX_STATEMENT_BYTES: usize = 4 << 20;
+
+/// Appends `head` + comma-separated `items` + `tail` statements, each within the size limit.
+fn pack(head: &str, items: impl Iterator<Item = String>, separator: &str, tail: &str, out: &mut Vec<Statement>) {
+    let mut sql = String::new();
+    for item in items {
+        if !sql.is_empty() && sql.len() + item.len() + tail.len() > MAX_STATEMENT_BYTES {
+            sql.push_str(tail);
+            out.push(std::mem::take(&mut sql));
+        }
+        if sql.is_empty() {
+            sql.push_str(head);
+        } else {
+            sql.push_str(separator);
+        }
+        sql.push_str(&item);
+    }
+    if !sql.is_empty() {
+        sql.push_str(tail);
+        out.push(sql);
+    }
+}
+
+fn upsert(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
     let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let tuple = format!("({})", vec!["?"; cols.len()].join(","));
     let updates: Vec<String> = table
         .columns
         .iter()
@@ -255,36 +280,41 @@ fn upsert(table: &TableSchema, rows: &[&Row]) -> Statement {
     } else {
         updates
     };
-    let sql = format!(
-        "INSERT INTO {} ({}) VALUES {} ON DUPLICATE KEY UPDATE {}",
-        quote_table(&table.target),
-        cols.join(", "),
-        vec![tuple.as_str(); rows.len()].join(", "),
-        updates.join(", ")
-    );
-    let params = rows.iter().flat_map(|r| r.iter().map(to_wire)).collect();
-    (sql, params)
+    let head = format!("INSERT INTO {} ({}) VALUES ", quote_table(&table.target), cols.join(", "));
+    let tail = format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "));
+    let tuples = rows.iter().map(|r| {
+        let mut tuple = String::with_capacity(16 * r.len());
+        tuple.push('(');
+        for (i, value) in r.iter().enumerate() {
+            if i > 0 {
+                tuple.push(',');
+            }
+            push_sql_literal(&mut tuple, value);
+        }
+        tuple.push(')');
+        tuple
+    });
+    pack(&head, tuples, ", ", &tail, out);
 }
 
-fn delete(table: &TableSchema, rows: &[&Row]) -> Statement {
+fn delete(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
-    let sql = if keys.len() == 1 {
-        format!(
-            "DELETE FROM {} WHERE {} IN ({})",
-            quote_table(&table.target),
-            keys[0],
-            vec!["?"; rows.len()].join(",")
-        )
+    if keys.len() == 1 {
+        let head = format!("DELETE FROM {} WHERE {} IN (", quote_table(&table.target), keys[0]);
+        let values = rows.iter().map(|r| sql_literal(&r[table.key[0]]));
+        pack(&head, values, ",", ")", out);
     } else {
-        let one = format!("({})", keys.iter().map(|k| format!("{k} = ?")).collect::<Vec<_>>().join(" AND "));
-        format!(
-            "DELETE FROM {} WHERE {}",
-            quote_table(&table.target),
-            vec![one.as_str(); rows.len()].join(" OR ")
-        )
-    };
-    let params = rows.iter().flat_map(|r| table.key.iter().map(|&i| to_wire(&r[i]))).collect();
-    (sql, params)
+        let head = format!("DELETE FROM {} WHERE ", quote_table(&table.target));
+        let terms = rows.iter().map(|r| {
+            let parts: Vec<String> = keys
+                .iter()
+                .zip(&table.key)
+                .map(|(k, &i)| format!("{k} = {}", sql_literal(&r[i])))
+                .collect();
+            format!("({})", parts.join(" AND "))
+        });
+        pack(&head, terms, " OR ", "", out);
+    }
 }
 
 fn first_words(sql: &str) -> String {
@@ -358,18 +388,33 @@ mod tests {
             ev(&t, RowChange::Delete { before: row(1, 11) }),
             ev(&t, RowChange::Insert { after: row(1, 12) }),
         ];
-        let plan = statements(&net_effect(writes(&batch)));
-        let sqls: Vec<&str> = plan.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(sqls.len(), 2, "{sqls:?}");
-        assert_eq!(sqls[0], "DELETE FROM `d`.`t``x` WHERE `id` IN (?)");
-        assert_eq!(plan[0].1, vec![mysql_async::Value::Int(3)]);
-        assert!(
-            sqls[1].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (?,?), (?,?) ON DUPLICATE"),
-            "{}",
-            sqls[1]
+        let sqls = statements(&net_effect(writes(&batch)));
+        assert_eq!(
+            sqls,
+            vec![
+                "DELETE FROM `d`.`t``x` WHERE `id` IN (3)".to_string(),
+                "INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,12), (2,22) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)".to_string(),
+            ]
         );
-        use mysql_async::Value::Int;
-        assert_eq!(plan[1].1, vec![Int(1), Int(12), Int(2), Int(22)]);
+    }
+
+    #[test]
+    fn literals_are_quoted_escaped_and_exact() {
+        use crate::engine::event::DateTime;
+        assert_eq!(
+            sql_literal(&Value::Text("it's a \\ \"q\"\n".into())),
+            "'it\\'s a \\\\ \\\"q\\\"\\n'"
+        );
+        assert_eq!(sql_literal(&Value::Bytes(vec![0xff, 0x00])), "X'FF00'");
+        assert_eq!(sql_literal(&Value::Bytes(vec![])), "X''");
+        assert_eq!(sql_literal(&Value::Null), "NULL");
+        assert_eq!(sql_literal(&Value::Double(f64::MIN_POSITIVE / 4.0)), "5.562684646268003e-309");
+        assert_eq!(sql_literal(&Value::Float(0.1)), "1e-1");
+        assert_eq!(sql_literal(&Value::Decimal("-12.50".into())), "'-12.50'");
+        assert_eq!(
+            sql_literal(&Value::DateTime(DateTime::new(2024, 2, 29, 23, 59, 59, 5))),
+            "'2024-02-29 23:59:59.000005'"
+        );
     }
 
     #[test]
@@ -402,17 +447,15 @@ mod tests {
                 },
             ),
         ];
-        let plan = statements(&writes(&batch));
-        let sqls: Vec<&str> = plan.iter().map(|(s, _)| s.as_str()).collect();
+        let sqls = statements(&writes(&batch));
         assert_eq!(sqls.len(), 4, "{sqls:?}");
         assert!(
-            sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (?,?), (?,?) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)"),
+            sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,10), (2,20) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)"),
             "{}",
             sqls[0]
         );
-        assert_eq!(sqls[1], "DELETE FROM `d`.`t``x` WHERE `id` IN (?)");
-        assert_eq!(plan[1].1, vec![mysql_async::Value::Int(2)]);
+        assert_eq!(sqls[1], "DELETE FROM `d`.`t``x` WHERE `id` IN (2)");
         assert!(sqls[2].starts_with("INSERT INTO"));
-        assert_eq!(sqls[3], "DELETE FROM `d`.`t``x` WHERE `id` IN (?)");
+        assert_eq!(sqls[3], "DELETE FROM `d`.`t``x` WHERE `id` IN (1)");
     }
 }
