@@ -3,6 +3,7 @@
 # workload), mydumper/myloader (a reference), GNU time (CPU seconds and peak RSS).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
 
 "$(dirname "$0")/install-test-deps.sh"
 need=()
@@ -11,10 +12,4 @@ command -v mydumper >/dev/null 2>&1 || need+=(mydumper)
 command -v myloader >/dev/null 2>&1 || need+=(mydumper)
 command -v mariadb-dump >/dev/null 2>&1 || need+=(mariadb-client)
 [ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing: ${need[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+apt_install "${need[@]}"

@@ -3,6 +3,7 @@
 # (TLS certificates of test servers).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
 
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
@@ -11,12 +12,5 @@ command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing: ${need[*]}"
-  $sudo apt-get update -qq
-  # The package's own service is not wanted: tests and the demo start private servers.
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+apt_install "${need[@]}"
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

@@ -20,7 +20,7 @@ mod support;
 use std::{path::Path, time::Duration};
 
 use mysql_async::prelude::Queryable;
-use support::{Ferry, MariaDb, eventually, wait_caught_up};
+use support::{Ferry, MariaDb, eventually, task_file_to, wait_caught_up};
 
 const TABLE: &str = "CREATE DATABASE shop; CREATE TABLE shop.items (\
     id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, note TEXT, price DECIMAL(12,2), qty MEDIUMINT UNSIGNED, \
@@ -55,18 +55,15 @@ async fn assert_converged(src: &MariaDb, dst: &MariaDb) {
 }
 
 fn lindorm_task(dir: &Path, name: &str, src: &MariaDb, dst: &MariaDb, extra: &str) -> std::path::PathBuf {
-    let text = format!(
-        "apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {{name: {name}}}\nspec:\n  \
-         source: {{host: 127.0.0.1, port: {}, credentialsSecret: {{name: src}}}}\n  \
-         destination: {{type: lindorm, host: 127.0.0.1, port: {}, credentialsSecret: {{name: dst}}, tls: {{mode: required}}}}\n  \
-         objects: [{{database: shop}}]\n{extra}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: src}}\n\
-         stringData: {{username: ferry, password: ferry-pass}}\n---\napiVersion: v1\nkind: Secret\n\
-         metadata: {{name: dst}}\nstringData: {{username: ferry, password: ferry-pass}}\n",
-        src.port, dst.port
-    );
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).expect("write task file");
-    path
+    task_file_to(
+        dir,
+        name,
+        src,
+        dst,
+        "type: lindorm, tls: {mode: required}",
+        "[{database: shop}]",
+        extra,
+    )
 }
 
 /// The writes to `shop`.`items` in the destination's general log, oldest first.

@@ -230,7 +230,7 @@ impl<S: Sink> Pipeline<S> {
             if self.stopping() {
                 return Ok(());
             }
-            let chunk = tokio::select! {
+            let first = tokio::select! {
                 biased;
                 _ = stop.changed() => return Ok(()),
                 item = rx.recv() => match item {
@@ -238,34 +238,44 @@ impl<S: Sink> Pipeline<S> {
                     Some(chunk) => chunk?,
                 },
             };
-            let table = &tables[chunk.table];
-            let name = table.source.to_string();
-            let n = chunk.rows.len() as u64;
-            let progress = checkpoint.tables.entry(name).or_default();
-            if let Some(slice) = progress.slices.get_mut(chunk.slice) {
-                if chunk.last_key.is_some() {
-                    slice.last_key = chunk.last_key;
+            // Chunks that are already waiting go out with it: one destination batch and one
+            // checkpoint write for several readers' chunks.
+            let mut chunks = vec![first];
+            while chunks.len() < self.task.snapshot_readers {
+                match rx.try_recv() {
+                    Ok(chunk) => chunks.push(chunk?),
+                    Err(_) => break,
                 }
-                slice.rows += n;
-                slice.done = chunk.done;
             }
-            progress.rows += n;
-            let finished_table = !progress.done && progress.slices.iter().all(|s| s.done);
-            progress.done = progress.slices.iter().all(|s| s.done);
-            let batch: Vec<ChangeEvent> = chunk
-                .rows
-                .into_iter()
-                .map(|after| ChangeEvent {
+            let mut batch: Vec<ChangeEvent> = Vec::with_capacity(chunks.iter().map(|c| c.rows.len()).sum());
+            let mut finished = Vec::new();
+            for chunk in chunks {
+                let table = &tables[chunk.table];
+                let n = chunk.rows.len() as u64;
+                let progress = checkpoint.tables.entry(table.source.to_string()).or_default();
+                if let Some(slice) = progress.slices.get_mut(chunk.slice) {
+                    if chunk.last_key.is_some() {
+                        slice.last_key = chunk.last_key;
+                    }
+                    slice.rows += n;
+                    slice.done = chunk.done;
+                }
+                progress.rows += n;
+                if !progress.done && progress.slices.iter().all(|s| s.done) {
+                    progress.done = true;
+                    finished.push(table);
+                }
+                batch.extend(chunk.rows.into_iter().map(|after| ChangeEvent {
                     table: table.clone(),
                     change: RowChange::Insert { after },
                     commit_ts: 0,
                     version: checkpoint.base_version,
-                })
-                .collect();
+                }));
+            }
             self.sink.apply(&batch, checkpoint).await?;
-            self.metrics.rows_copied.inc_by(n);
+            self.metrics.rows_copied.inc_by(batch.len() as u64);
             self.metrics.batches.inc();
-            if finished_table {
+            for table in finished {
                 self.metrics.tables_done.inc();
                 tracing::info!(table = %table.source, rows = progress_rows(checkpoint, table), "table copied");
             }

@@ -121,10 +121,16 @@ impl Drop for MariaDb {
 /// Writes a task file for `objects` (YAML flow list) from `src` to `dst`; `extra` is appended
 /// to the spec (YAML lines indented by two spaces).
 pub fn task_file(dir: &Path, name: &str, src: &MariaDb, dst: &MariaDb, objects: &str, extra: &str) -> PathBuf {
+    task_file_to(dir, name, src, dst, "type: mysql", objects, extra)
+}
+
+/// Like [`task_file`], with the destination's `type` and further settings given as YAML flow
+/// entries (`type: lindorm, tls: {mode: required}`).
+pub fn task_file_to(dir: &Path, name: &str, src: &MariaDb, dst: &MariaDb, destination: &str, objects: &str, extra: &str) -> PathBuf {
     let text = format!(
         "apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {{name: {name}}}\nspec:\n  \
          source: {{host: 127.0.0.1, port: {}, credentialsSecret: {{name: src}}}}\n  \
-         destination: {{type: mysql, host: 127.0.0.1, port: {}, credentialsSecret: {{name: dst}}}}\n  \
+         destination: {{{destination}, host: 127.0.0.1, port: {}, credentialsSecret: {{name: dst}}}}\n  \
          objects: {objects}\n{extra}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: src}}\n\
          stringData: {{username: ferry, password: ferry-pass}}\n---\napiVersion: v1\nkind: Secret\n\
          metadata: {{name: dst}}\nstringData: {{username: ferry, password: ferry-pass}}\n",
