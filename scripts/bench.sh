@@ -216,7 +216,7 @@ $(row "ferry (4 lanes)" ferry_incremental "$row_events" "$incr_rate")
 $(row "native replica, slave_parallel_threads 0" replica_0 "$row_events" "$incr_rate")
 $(row "native replica, slave_parallel_threads 4" replica_4 "$row_events" "$incr_rate")
 
-Reproduce: \`make bench\` (about 10 minutes here). Smaller sizes for a quick look:
+Reproduce: \`make bench\` (about 5 minutes here). Smaller sizes for a quick look:
 \`BENCH_TABLE_SIZE=20000 BENCH_EVENTS=10000 make bench\` (prints, does not rewrite this file).
 EOF
 )
