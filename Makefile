@@ -17,8 +17,12 @@ build: ## Build the ferry binary (release).
 deps: ## Install what the tests and the demo need (MariaDB from Debian).
 	scripts/install-test-deps.sh
 
+.PHONY: k8s-tools
+k8s-tools: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, helm from Go modules (cached).
+	scripts/k8s-tools.sh
+
 .PHONY: test
-test: deps ## Install test dependencies, then run every test (unit, and end-to-end against real MariaDB).
+test: deps k8s-tools ## Install test dependencies, then run every test (unit; end-to-end against real MariaDB and kube-apiserver).
 	$(CARGO) test --all-targets -- --test-threads=$(TEST_THREADS)
 
 .PHONY: lint

@@ -1,6 +1,7 @@
 //! Ferry: continuous sync from MySQL-family databases into wide-table stores and MySQL.
 
 pub mod api;
+pub mod controller;
 pub mod engine;
 pub mod metrics;
 pub mod progress;

@@ -37,6 +37,28 @@ enum Verb {
         #[arg(long)]
         plain: bool,
     },
+    /// Run the task of a SyncTask in the cluster (what a worker Pod runs): reads the SyncTask
+    /// and its Secrets from the API and reports progress to its status.
+    Worker {
+        /// The SyncTask, as NAMESPACE/NAME.
+        #[arg(long)]
+        task: String,
+        /// Address for /metrics and /healthz; `off` to disable.
+        #[arg(long, default_value = "0.0.0.0:9187", env = "FERRY_METRICS_ADDR")]
+        metrics_addr: String,
+    },
+    /// Run the operator: reconcile SyncTasks into worker Pods and report their state.
+    Operator {
+        /// Worker image for tasks that do not name one.
+        #[arg(long, env = "FERRY_WORKER_IMAGE", default_value = "ghcr.io/ferry-dev/ferry:latest")]
+        worker_image: String,
+        /// Service account of worker Pods.
+        #[arg(long, env = "FERRY_WORKER_SERVICE_ACCOUNT", default_value = "ferry-worker")]
+        worker_service_account: String,
+        /// Watch only this namespace (default: all).
+        #[arg(long, env = "FERRY_NAMESPACE")]
+        namespace: Option<String>,
+    },
     /// Print the SyncTask CustomResourceDefinition.
     Crd,
 }
@@ -60,6 +82,32 @@ async fn main() -> ExitCode {
             }
         },
         Verb::Run { file, metrics_addr, plain } => run(file, metrics_addr, plain).await,
+        Verb::Worker { task, metrics_addr } => worker(task, metrics_addr).await,
+        Verb::Operator {
+            worker_image,
+            worker_service_account,
+            namespace,
+        } => {
+            let options = ferry::controller::Options {
+                image: worker_image,
+                worker_service_account,
+                namespace,
+            };
+            let client = match kube::Client::try_default().await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: failed to reach the Kubernetes API: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match ferry::controller::run(client, options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}; is the CRD installed (kubectl apply -f crds/)?");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 
@@ -132,6 +180,40 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ferry worker`: exit 0 when stopped by a signal, 1 when the task failed (the reason is in
+/// its status), 2 when the task cannot be read or is invalid.
+async fn worker(task: String, metrics_addr: String) -> ExitCode {
+    let addr = match metrics_addr.as_str() {
+        "off" => None,
+        text => match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                eprintln!("error: --metrics-addr `{text}` is not an address like 0.0.0.0:9187 (or `off`)");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing the current batch and saving the checkpoint");
+        let _ = stop_tx.send(true);
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+    match ferry::worker::cluster::run(&task, addr, stop_rx).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ ferry::worker::cluster::WorkerError::Failed { .. }) => {
+            tracing::error!(error = %e, "task failed");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot run the task");
+            ExitCode::from(2)
         }
     }
 }

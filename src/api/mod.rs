@@ -27,7 +27,8 @@ pub use validate::{ValidatedTask, ValidationError, validate};
     category = "ferry",
     status = "SyncTaskStatus",
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
-    printcolumn = r#"{"name":"Lag","type":"integer","jsonPath":".status.incremental.lagSeconds"}"#,
+    printcolumn = r#"{"name":"Progress","type":"string","jsonPath":".status.progress"}"#,
+    printcolumn = r#"{"name":"Lag (s)","type":"integer","jsonPath":".status.incremental.lagSeconds"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]

@@ -1,6 +1,7 @@
 //! `SyncTask.spec`: what to synchronise, from where, to where, and under which limits.
 
 use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
+use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -122,8 +123,9 @@ pub enum DestinationKind {
 }
 
 /// Which phases run.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, KubeSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.full || self.incremental").message("spec.syncTypes: enable full, incremental or both"))]
 pub struct SyncTypes {
     /// Copy the existing rows first (consistent snapshot, primary-key chunks). Default true.
     #[serde(default = "yes")]
@@ -271,16 +273,28 @@ pub struct IncrementalThrottle {
 }
 
 /// How long failures are retried before the task fails.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, KubeSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(
+    "!(self.connectionFailures.matches('^[0-9]+[smh]$') && self.otherFailures.matches('^[0-9]+[smh]$')) \
+     || duration(self.otherFailures) < duration(self.connectionFailures)"
+).message("spec.retry.otherFailures must be less than spec.retry.connectionFailures"))]
 pub struct RetrySpec {
     /// Window for connection failures (lost connections, timeouts, server restarts), as a
     /// duration such as `720m` or `12h`: 10m to 1440m. Default 720m.
     #[serde(default = "default_connection_window")]
+    #[schemars(length(max = 12))]
+    #[x_kube(validation = Rule::new(
+        "self.matches('^[0-9]+[smh]$') && duration(self) >= duration('10m') && duration(self) <= duration('1440m')"
+    ).message("spec.retry.connectionFailures must be a whole number of s, m or h (like 720m) from 10m to 1440m"))]
     pub connection_failures: String,
     /// Window for other failures (a statement the destination rejects): 1m to 1440m and less
     /// than `connectionFailures`. Default 10m.
     #[serde(default = "default_other_window")]
+    #[schemars(length(max = 12))]
+    #[x_kube(validation = Rule::new(
+        "self.matches('^[0-9]+[smh]$') && duration(self) >= duration('1m') && duration(self) <= duration('1440m')"
+    ).message("spec.retry.otherFailures must be a whole number of s, m or h (like 10m) from 1m to 1440m"))]
     pub other_failures: String,
 }
 

@@ -10,6 +10,10 @@ pub struct SyncTaskStatus {
     /// Where the task is in its life.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
+    /// Progress of the task as a percentage (`42%`): rows copied of the estimate during the full
+    /// sync, `100%` once it is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
     /// Ready, Prechecked, FullSyncComplete, Lagging, …
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod k8s;
+
 pub mod load;
 
 use std::{

@@ -1,6 +1,8 @@
-//! One task end to end, used by `ferry run` (and later by `ferry worker`): builds the data path
+//! One task end to end, used by `ferry run` and `ferry worker` ([`cluster`]): builds the data path
 //! from a validated task and its credentials, runs it, and retries failures within the task's
 //! windows. Every retry is a new pipeline run from the stored checkpoint.
+
+pub mod cluster;
 
 use std::{
     sync::Arc,

@@ -1,0 +1,316 @@
+//! `ferry operator`: a kube-runtime Controller on SyncTask that owns one worker Pod per task.
+//!
+//! Reconcile runs dereference → validate → build → apply → status: read the task and its
+//! worker Pod, validate the spec (the API server's CEL rules catch most mistakes first), build
+//! the desired Pod, make the cluster match (create it; replace it when the spec's generation
+//! changed; delete it when suspended; relaunch it with backoff when it crashed, within the
+//! retry window), and write what it did to the status under the field manager
+//! `ferry-operator`, with an Event on every transition. The worker reports its own progress
+//! under `ferry-worker`. A finalizer removes the worker before the task goes.
+
+pub mod pod;
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{DeleteParams, Patch, PatchParams, PostParams},
+    runtime::{
+        Controller,
+        controller::Action,
+        events::{Event, EventType, Recorder, Reporter},
+        finalizer::{Event as Finalized, finalizer},
+        watcher,
+    },
+};
+use serde_json::json;
+
+use crate::api::{Condition, Phase, RetryStatus, SyncTask, SyncTaskStatus, validate};
+
+/// Field manager of everything the operator writes.
+pub const FIELD_MANAGER: &str = "ferry-operator";
+/// Finalizer that removes the worker before the task is deleted.
+pub const FINALIZER: &str = "ferry.dev/worker";
+
+/// How the operator launches workers.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Worker image when the task does not name one.
+    pub image: String,
+    /// Service account of worker Pods.
+    pub worker_service_account: String,
+    /// Only watch this namespace; `None`: all namespaces.
+    pub namespace: Option<String>,
+}
+
+/// Why a reconcile failed; retried by the controller with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+struct Ctx {
+    client: Client,
+    options: Options,
+    recorder: Recorder,
+}
+
+/// Runs the controller until the process ends.
+pub async fn run(client: Client, options: Options) -> Result<(), Error> {
+    let (tasks, pods): (Api<SyncTask>, Api<Pod>) = match &options.namespace {
+        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    // Fail early and clearly when the CRD is missing.
+    tasks.list(&kube::api::ListParams::default().limit(1)).await?;
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Ctx {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        options,
+    });
+    tracing::info!("operator started");
+    Controller::new(tasks, watcher::Config::default())
+        .owns(
+            pods,
+            watcher::Config::default().labels(&format!("{}={}", pod::COMPONENT.0, pod::COMPONENT.1)),
+        )
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+    Ok(())
+}
+
+fn error_policy(_task: Arc<SyncTask>, error: &Error, _ctx: Arc<Ctx>) -> Action {
+    tracing::warn!(%error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile(task: Arc<SyncTask>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let ns = task.namespace().unwrap_or_else(|| "default".into());
+    let tasks: Api<SyncTask> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&tasks, FINALIZER, task, |event| async {
+        match event {
+            Finalized::Apply(task) => apply(&task, &ctx).await,
+            Finalized::Cleanup(task) => cleanup(&task, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Makes the cluster match one task.
+async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
+    let name = task.name_any();
+    let ns = task.namespace().unwrap_or_else(|| "default".into());
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let generation = task.metadata.generation;
+    let status = task.status.clone().unwrap_or_default();
+    let pod_name = pod::pod_name(&name);
+    let existing = pods.get_opt(&pod_name).await?.filter(|p| pod::owned_by(p, task));
+
+    // Validate: the CEL rules catch most mistakes; the rest are caught here, before any Pod.
+    let validated = match validate(&ns, &name, &task.spec) {
+        Ok(v) => v,
+        Err(e) => {
+            if existing.is_some() {
+                pods.delete(&pod_name, &DeleteParams::default()).await?;
+            }
+            transition(ctx, task, Phase::Failed, "Invalid", &e.to_string(), None).await?;
+            return Ok(Action::await_change());
+        }
+    };
+
+    if task.spec.suspend {
+        if existing.is_some() {
+            pods.delete(&pod_name, &DeleteParams::default()).await?;
+        }
+        if status.phase != Some(Phase::Suspended) {
+            let message = "spec.suspend is true: the worker is stopped, the checkpoint is kept";
+            transition(ctx, task, Phase::Suspended, "Suspended", message, None).await?;
+        }
+        return Ok(Action::await_change());
+    }
+
+    let Some(current) = existing else {
+        // No worker: launch one, unless a crash relaunch is waiting out its backoff.
+        if let Some(retry) = &status.retry
+            && let Some(wait) = backoff_left(retry)
+        {
+            return Ok(Action::requeue(wait));
+        }
+        pods.create(
+            &PostParams::default(),
+            &pod::build(task, &ctx.options.image, &ctx.options.worker_service_account),
+        )
+        .await?;
+        let (phase, reason) = if status.retry.is_some() {
+            (Phase::Retrying, "WorkerRelaunched")
+        } else {
+            (Phase::Pending, "WorkerCreated")
+        };
+        transition(
+            ctx,
+            task,
+            phase,
+            reason,
+            &format!("started worker Pod {pod_name}"),
+            status.retry.clone(),
+        )
+        .await?;
+        return Ok(Action::requeue(Duration::from_secs(60)));
+    };
+
+    if pod::generation_of(&current) != generation {
+        // The spec changed: the worker restarts with it, from the checkpoint.
+        pods.delete(&pod_name, &DeleteParams::default()).await?;
+        let message = format!("spec generation {} applied: restarting the worker", generation.unwrap_or(0));
+        transition(ctx, task, Phase::Pending, "SpecChanged", &message, None).await?;
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+
+    let pod_phase = current.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+    match (pod_phase.as_str(), pod::exit_code(&current)) {
+        // Exit 1: the task failed for good, exit 2: it could not start; the worker wrote why.
+        ("Failed", Some(code @ (1 | 2))) => {
+            if status.phase != Some(Phase::Failed) {
+                let message = format!("the worker exited with code {code}; see the Ready condition for the reason");
+                event(ctx, task, EventType::Warning, "WorkerFailed", &message).await;
+            }
+            Ok(Action::await_change())
+        }
+        // Anything else ending the process (killed, crashed, node lost) is relaunched from the
+        // checkpoint, with backoff, within spec.retry.connectionFailures.
+        ("Failed", code) => {
+            let now = k8s_openapi::jiff::Timestamp::now();
+            let attempts = status.retry.as_ref().map_or(0, |r| r.attempts) + 1;
+            let since = status.retry.as_ref().map_or_else(|| now.to_string(), |r| r.since.clone());
+            let window = validated.connection_window;
+            let deadline = since
+                .parse::<k8s_openapi::jiff::Timestamp>()
+                .ok()
+                .and_then(|s| {
+                    s.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(window.as_secs() as i64))
+                        .ok()
+                })
+                .unwrap_or(now);
+            let reason = match code {
+                Some(c) => format!("the worker exited with code {c}"),
+                None => "the worker Pod failed".to_string(),
+            };
+            pods.delete(&pod_name, &DeleteParams::default()).await?;
+            if now >= deadline {
+                let message = format!(
+                    "{reason}, {attempts} times since {since}: spec.retry.connectionFailures ({}) is spent. \
+                     Remedy: read the worker's log, fix the cause, then change the spec to start again",
+                    task.spec.retry.connection_failures
+                );
+                transition(ctx, task, Phase::Failed, "RetryWindowSpent", &message, None).await?;
+                return Ok(Action::await_change());
+            }
+            let retry = RetryStatus {
+                reason: reason.clone(),
+                since,
+                attempts,
+                deadline: deadline.to_string(),
+            };
+            let message = format!("{reason}; relaunching from the checkpoint (attempt {attempts})");
+            transition(ctx, task, Phase::Retrying, "WorkerCrashed", &message, Some(retry.clone())).await?;
+            Ok(Action::requeue(backoff_left(&retry).unwrap_or(Duration::from_secs(1))))
+        }
+        _ => Ok(Action::requeue(Duration::from_secs(60))),
+    }
+}
+
+/// Time left before a relaunch: 1 s doubling per attempt, at most 60 s.
+fn backoff_left(retry: &RetryStatus) -> Option<Duration> {
+    let delay = Duration::from_secs(1u64 << retry.attempts.min(6)).min(Duration::from_secs(60));
+    let since = retry.since.parse::<k8s_openapi::jiff::Timestamp>().ok()?;
+    let elapsed = k8s_openapi::jiff::Timestamp::now().duration_since(since).unsigned_abs();
+    delay.checked_sub(elapsed).filter(|d| !d.is_zero())
+}
+
+/// Deletes the worker before the task goes.
+async fn cleanup(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
+    let ns = task.namespace().unwrap_or_else(|| "default".into());
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let pod_name = pod::pod_name(&task.name_any());
+    if pods.get_opt(&pod_name).await?.is_some() {
+        pods.delete(&pod_name, &DeleteParams::default()).await?;
+        event(
+            ctx,
+            task,
+            EventType::Normal,
+            "WorkerDeleted",
+            &format!("deleted worker Pod {pod_name}"),
+        )
+        .await;
+    }
+    Ok(Action::await_change())
+}
+
+/// Writes the operator's part of the status and records an Event.
+async fn transition(
+    ctx: &Ctx,
+    task: &SyncTask,
+    phase: Phase,
+    reason: &str,
+    message: &str,
+    retry: Option<RetryStatus>,
+) -> Result<(), Error> {
+    let ns = task.namespace().unwrap_or_else(|| "default".into());
+    let tasks: Api<SyncTask> = Api::namespaced(ctx.client.clone(), &ns);
+    let ready = matches!(phase, Phase::Pending | Phase::FullSync | Phase::Incremental);
+    let status = SyncTaskStatus {
+        phase: Some(phase),
+        observed_generation: task.metadata.generation,
+        conditions: vec![Condition {
+            kind: "Ready".into(),
+            status: if ready { "True" } else { "False" }.into(),
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            last_transition_time: Some(k8s_openapi::jiff::Timestamp::now().to_string()),
+            observed_generation: task.metadata.generation,
+        }],
+        retry,
+        ..Default::default()
+    };
+    let patch = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "SyncTask", "status": status});
+    tasks
+        .patch_status(&task.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
+    let kind = if ready || phase == Phase::Suspended {
+        EventType::Normal
+    } else {
+        EventType::Warning
+    };
+    event(ctx, task, kind, reason, message).await;
+    tracing::info!(task = %format!("{ns}/{}", task.name_any()), ?phase, reason, message, "transition");
+    Ok(())
+}
+
+async fn event(ctx: &Ctx, task: &SyncTask, type_: EventType, reason: &str, message: &str) {
+    let ev = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(message.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &task.object_ref(&())).await {
+        tracing::warn!(error = %e, "failed to record an Event");
+    }
+}

@@ -1,0 +1,285 @@
+//! `ferry worker --task NS/NAME`: the engine inside a worker Pod. Reads its SyncTask and the
+//! Secrets it names from the API, runs [`super::run_task`], and reports progress to
+//! `status` under its own field manager (`ferry-worker`) at a bounded rate. A definite failure
+//! is written to status (phase `Failed`, condition `Ready=False` with reason and remedy) before
+//! the process exits non-zero.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{Connections, run_task};
+use crate::{
+    api::{
+        Condition, FullSyncStatus, IncrementalStatus, Phase, PositionStatus, SecretRef, SyncTask, SyncTaskStatus, ValidatedTask, validate,
+    },
+    engine::retry::SyncError,
+    metrics::{Stage, TaskMetrics},
+    task_file::Credentials,
+};
+
+/// Field manager of everything the worker writes.
+pub const FIELD_MANAGER: &str = "ferry-worker";
+
+/// Most status writes per second, whatever the progress.
+const REPORT_EVERY: Duration = Duration::from_secs(2);
+
+/// Why the worker could not run its task.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("`{0}` is not NAMESPACE/NAME")]
+    TaskRef(String),
+    #[error("failed to reach the Kubernetes API: {0}")]
+    Client(#[source] kube::Error),
+    #[error("failed to read SyncTask {key}: {source}")]
+    ReadTask { key: String, source: kube::Error },
+    #[error("SyncTask {key} is invalid: {message}")]
+    Invalid { key: String, message: String },
+    #[error("Secret {namespace}/{name}: {message}")]
+    Secret { namespace: String, name: String, message: String },
+    #[error("task {key} failed: {source}")]
+    Failed { key: String, source: SyncError },
+}
+
+/// Runs the task named `task_ref` until `stop` turns true (Ok) or it fails for good.
+/// `metrics_addr`: where to serve `/metrics` and `/healthz`, if anywhere.
+pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, stop: watch::Receiver<bool>) -> Result<(), WorkerError> {
+    let (namespace, name) = task_ref
+        .split_once('/')
+        .filter(|(ns, n)| !ns.is_empty() && !n.is_empty())
+        .ok_or_else(|| WorkerError::TaskRef(task_ref.to_string()))?;
+    let client = Client::try_default().await.map_err(WorkerError::Client)?;
+    let tasks: Api<SyncTask> = Api::namespaced(client.clone(), namespace);
+    let task = tasks.get(name).await.map_err(|source| WorkerError::ReadTask {
+        key: task_ref.to_string(),
+        source,
+    })?;
+    let generation = task.metadata.generation;
+    let reporter = Reporter {
+        tasks: tasks.clone(),
+        name: name.to_string(),
+        generation,
+    };
+    let validated = match validate(namespace, name, &task.spec) {
+        Ok(v) => v,
+        Err(e) => {
+            let message = e.to_string();
+            reporter.failed("Invalid", &message, "fix the SyncTask spec").await;
+            return Err(WorkerError::Invalid {
+                key: task_ref.to_string(),
+                message,
+            });
+        }
+    };
+    let connections = match read_secrets(&client, namespace, &validated).await {
+        Ok(c) => c,
+        Err(e) => {
+            reporter
+                .failed("SecretUnreadable", &e.to_string(), "create the Secret with the keys named")
+                .await;
+            return Err(e);
+        }
+    };
+    let metrics = TaskMetrics::new(&validated.key).map_err(|e| WorkerError::Invalid {
+        key: task_ref.to_string(),
+        message: format!("metrics: {e}"),
+    })?;
+    if let Some(addr) = metrics_addr {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(addr, m).await {
+                tracing::error!(%addr, error = %e, "failed to serve metrics");
+            }
+        });
+    }
+    let report_loop = {
+        let (reporter, metrics) = (reporter.clone(), metrics.clone());
+        tokio::spawn(async move {
+            loop {
+                reporter.progress(&metrics).await;
+                tokio::time::sleep(REPORT_EVERY).await;
+            }
+        })
+    };
+    let result = run_task(validated, connections, metrics.clone(), stop).await;
+    report_loop.abort();
+    reporter.progress(&metrics).await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(source) => {
+            let remedy = source.remedy.clone().unwrap_or_default();
+            reporter.failed(source.class.label(), &source.message, &remedy).await;
+            Err(WorkerError::Failed {
+                key: task_ref.to_string(),
+                source,
+            })
+        }
+    }
+}
+
+/// Writes the worker's part of the status.
+#[derive(Clone)]
+struct Reporter {
+    tasks: Api<SyncTask>,
+    name: String,
+    generation: Option<i64>,
+}
+
+impl Reporter {
+    async fn apply(&self, status: SyncTaskStatus) {
+        let patch = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "SyncTask",
+            "status": status,
+        });
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        if let Err(e) = self.tasks.patch_status(&self.name, &params, &Patch::Apply(&patch)).await {
+            tracing::warn!(error = %e, "failed to report progress to the SyncTask status");
+        }
+    }
+
+    async fn progress(&self, metrics: &TaskMetrics) {
+        self.apply(status_of(metrics, self.generation)).await;
+    }
+
+    async fn failed(&self, reason: &str, message: &str, remedy: &str) {
+        let status = SyncTaskStatus {
+            phase: Some(Phase::Failed),
+            observed_generation: self.generation,
+            conditions: vec![Condition {
+                kind: "Ready".into(),
+                status: "False".into(),
+                reason: Some(reason.to_string()),
+                message: Some(if remedy.is_empty() {
+                    message.to_string()
+                } else {
+                    format!("{message}. Remedy: {remedy}")
+                }),
+                last_transition_time: Some(now_rfc3339()),
+                observed_generation: self.generation,
+            }],
+            ..Default::default()
+        };
+        self.apply(status).await;
+    }
+}
+
+/// The progress part of the status, from the worker's metrics (what `/metrics` shows too).
+pub fn status_of(metrics: &TaskMetrics, generation: Option<i64>) -> SyncTaskStatus {
+    let text = metrics.text();
+    let phase = match text.stage {
+        Stage::Starting | Stage::FullSync => Phase::FullSync,
+        Stage::Incremental | Stage::Stopped => Phase::Incremental,
+        Stage::Retrying => Phase::Retrying,
+    };
+    let (rows_copied, rows_estimated) = (metrics.rows_copied.get(), metrics.rows_estimated.get().max(0) as u64);
+    let (tables_done, tables_total) = (metrics.tables_done.get().max(0) as u32, metrics.tables_total.get().max(0) as u32);
+    let percent = if text.stage == Stage::Incremental || (tables_total > 0 && tables_done == tables_total) {
+        100
+    } else {
+        (rows_copied * 100).checked_div(rows_estimated).unwrap_or(0).min(99)
+    };
+    let position = parse_position(&text.position);
+    SyncTaskStatus {
+        phase: Some(phase),
+        progress: Some(format!("{percent}%")),
+        observed_generation: generation,
+        conditions: vec![Condition {
+            kind: "Ready".into(),
+            status: if phase == Phase::Retrying { "False" } else { "True" }.into(),
+            reason: Some(format!("{phase:?}")),
+            message: text.retry.clone(),
+            last_transition_time: None,
+            observed_generation: generation,
+        }],
+        full_sync: Some(FullSyncStatus {
+            tables_done,
+            tables_total,
+            rows_copied,
+            rows_estimated,
+        }),
+        incremental: (phase != Phase::FullSync).then(|| IncrementalStatus {
+            position,
+            last_event_time: None,
+            lag_seconds: metrics.lag_seconds.get().max(0) as u64,
+            events_applied: metrics.events_applied.get(),
+        }),
+        retry: None,
+    }
+}
+
+/// `file:pos [gtid]` as the metrics text shows it.
+fn parse_position(text: &str) -> Option<PositionStatus> {
+    let (head, gtid) = match text.split_once(" [") {
+        Some((h, g)) => (h, Some(g.trim_end_matches(']').to_string())),
+        None => (text, None),
+    };
+    let (file, pos) = head.rsplit_once(':')?;
+    Some(PositionStatus {
+        file: file.to_string(),
+        pos: pos.parse().ok()?,
+        gtid,
+    })
+}
+
+fn now_rfc3339() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// Credentials and CA bundles from the Secrets the task names.
+async fn read_secrets(client: &Client, namespace: &str, task: &ValidatedTask) -> Result<Connections, WorkerError> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let value = |secret: &Secret, name: &str, key: &str| -> Result<String, WorkerError> {
+        let err = |message: String| WorkerError::Secret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            message,
+        };
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone())
+            .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(key)).map(|s| s.clone().into_bytes()))
+            .ok_or_else(|| err(format!("has no key `{key}`; add it")))?;
+        String::from_utf8(bytes).map_err(|_| err(format!("key `{key}` is not UTF-8")))
+    };
+    let get = |r: &SecretRef| {
+        let secrets = secrets.clone();
+        let name = r.name.clone();
+        async move {
+            secrets.get(&name).await.map_err(|e| WorkerError::Secret {
+                namespace: namespace.to_string(),
+                name: name.clone(),
+                message: format!("cannot be read: {e}"),
+            })
+        }
+    };
+    let credentials = |secret: &Secret, name: &str| -> Result<Credentials, WorkerError> {
+        Ok(Credentials {
+            username: value(secret, name, "username")?,
+            password: value(secret, name, "password")?,
+        })
+    };
+    let spec = &task.spec;
+    let source_secret = get(&spec.source.credentials_secret).await?;
+    let destination_secret = get(&spec.destination.credentials_secret).await?;
+    let mut ca_bundles = BTreeMap::new();
+    for tls in [spec.source.tls.as_ref(), spec.destination.tls.as_ref()].into_iter().flatten() {
+        if let Some(ca) = &tls.ca_secret {
+            let secret = get(ca).await?;
+            ca_bundles.insert(ca.name.clone(), value(&secret, &ca.name, "ca.crt")?.into_bytes());
+        }
+    }
+    Ok(Connections {
+        source: credentials(&source_secret, &spec.source.credentials_secret.name)?,
+        destination: credentials(&destination_secret, &spec.destination.credentials_secret.name)?,
+        ca_bundles,
+    })
+}

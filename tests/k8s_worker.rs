@@ -1,0 +1,134 @@
+//! `ferry worker --task NS/NAME` against a real kube-apiserver and real MariaDB servers: it
+//! reads its SyncTask and Secrets from the API, moves the data, and reports progress in the
+//! SyncTask's status — what `kubectl get st` shows. The worker runs as a local process here (the
+//! operator's Pods come with the operator work); its API access is the production code path.
+
+mod support;
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use support::{MariaDb, assert_same_rows, eventually, k8s::ControlPlane, wait_caught_up};
+
+fn manifests(name: &str, src: &MariaDb, dst: &MariaDb, table: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: src}}\nstringData: {{username: ferry, password: ferry-pass}}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata: {{name: dst}}\nstringData: {{username: ferry, password: ferry-pass}}\n---\n\
+         apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {{name: {name}}}\nspec:\n  \
+         source: {{host: 127.0.0.1, port: {}, credentialsSecret: {{name: src}}}}\n  \
+         destination: {{type: mysql, host: 127.0.0.1, port: {}, credentialsSecret: {{name: dst}}}}\n  \
+         objects: [{{database: app, tables: [{{name: {table}}}]}}]\n",
+        src.port, dst.port
+    )
+}
+
+fn worker(plane: &ControlPlane, task: &str, log: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["worker", "--task", task, "--metrics-addr", "off"])
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log"))
+        .spawn()
+        .expect("spawn ferry worker")
+}
+
+fn get(plane: &ControlPlane, args: &[&str]) -> String {
+    let out = plane.kubectl(args);
+    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_moves_the_data_and_reports_in_status() {
+    let plane = ControlPlane::start();
+    let out = plane.kubectl(&["apply", "--server-side", "-f", &support::root().join("crds").display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    plane.kubectl(&["wait", "--for=condition=Established", "crd/synctasks.ferry.dev", "--timeout=60s"]);
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
+         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_20000; CREATE TABLE nokey (v INT)",
+    )
+    .await;
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests("app", &src, &dst, "t"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = worker(&plane, "default/app", &dir.path().join("worker.log"));
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
+    src.exec("UPDATE app.t SET v = 'changed' WHERE id <= 100").await;
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(60)).await;
+    assert_same_rows(&src, &dst, "app", "t").await;
+
+    let mut status = String::new();
+    eventually(Duration::from_secs(20), "status to show the incremental sync", || {
+        status = get(
+            &plane,
+            &[
+                "get",
+                "st",
+                "app",
+                "-o",
+                "jsonpath={.status.phase} {.status.progress} {.status.fullSync.rowsCopied} {.status.incremental.eventsApplied}",
+            ],
+        );
+        let done = status.starts_with("Incremental 100% 20000 ") && !status.ends_with(" 0");
+        async move { done }
+    })
+    .await;
+    let table = get(&plane, &["get", "st"]);
+    assert!(
+        table.contains("PHASE") && table.contains("PROGRESS") && table.contains("LAG"),
+        "{table}"
+    );
+    assert!(table.contains("Incremental") && table.contains("100%"), "{table}");
+    let managers = get(
+        &plane,
+        &[
+            "get",
+            "st",
+            "app",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ],
+    );
+    assert!(managers.contains("ferry-worker"), "{managers}");
+    let everything = get(&plane, &["get", "st", "app", "-o", "yaml"]);
+    assert!(!everything.contains("ferry-pass"), "a secret leaked into the SyncTask");
+
+    // SIGTERM (a Pod being deleted): clean stop, exit 0.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().expect("worker exit");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(dir.path().join("worker.log")).unwrap_or_default()
+    );
+
+    // A definite failure is written to status and ends the worker with exit code 1.
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests("broken", &src, &dst, "nokey"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = worker(&plane, "default/broken", &dir.path().join("broken.log"));
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(status.code(), Some(1));
+    let failed = get(
+        &plane,
+        &[
+            "get",
+            "st",
+            "broken",
+            "-o",
+            "jsonpath={.status.phase}|{.status.conditions[?(@.type==\"Ready\")].message}",
+        ],
+    );
+    assert!(failed.starts_with("Failed|"), "{failed}");
+    assert!(failed.contains("nokey") && failed.contains("Remedy:"), "{failed}");
+}
