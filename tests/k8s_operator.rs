@@ -65,6 +65,9 @@ async fn e2e_apply_crash_and_delete() {
     let out = plane.kubectl(&["apply", "--server-side", "-f", &support::root().join("crds").display().to_string()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     plane.kubectl(&["wait", "--for=condition=Established", "crd/synctasks.ferry.dev", "--timeout=60s"]);
+    // The worker service account, as the chart creates it.
+    let out = plane.kubectl(&["create", "serviceaccount", "ferry-worker"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let runner = PodRunner::start(&plane, plane.kubeconfig.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let _operator = operator(&plane, &dir.path().join("operator.log"));
@@ -87,11 +90,11 @@ async fn e2e_apply_crash_and_delete() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // A worker Pod with the restricted security context, owned by the task.
-    eventually(Duration::from_secs(60), "the worker Pod", || {
-        let found = !get(&plane, &["get", "pod", "app-worker", "-o", "name"]).is_empty();
-        async move { found }
-    })
-    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while get(&plane, &["get", "pod", "app-worker", "-o", "name", "--ignore-not-found"]).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no worker Pod within 60s\n{}", show());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let security = get(
         &plane,
         &[

@@ -152,11 +152,13 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
         {
             return Ok(Action::requeue(wait));
         }
-        pods.create(
-            &PostParams::default(),
-            &pod::build(task, &ctx.options.image, &ctx.options.worker_service_account),
-        )
-        .await?;
+        let desired = pod::build(task, &ctx.options.image, &ctx.options.worker_service_account);
+        if let Err(e) = pods.create(&PostParams::default(), &desired).await {
+            // Say why in the task's Events (a missing service account, a quota…); retried.
+            let message = format!("cannot create worker Pod {pod_name}: {e}");
+            event(ctx, task, EventType::Warning, "WorkerNotCreated", &message).await;
+            return Err(e.into());
+        }
         let (phase, reason) = if status.retry.is_some() {
             (Phase::Retrying, "WorkerRelaunched")
         } else {
