@@ -44,15 +44,149 @@ fn get(plane: &ControlPlane, args: &[&str]) -> String {
 }
 
 fn manifests(src: &MariaDb, dst: &MariaDb) -> String {
+    manifests_with(src, dst, "[{database: app}]", "")
+}
+
+/// The Secrets and the SyncTask `app` for `objects`, with `extra` spec lines.
+fn manifests_with(src: &MariaDb, dst: &MariaDb, objects: &str, extra: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: src}}\nstringData: {{username: ferry, password: ferry-pass}}\n---\n\
          apiVersion: v1\nkind: Secret\nmetadata: {{name: dst}}\nstringData: {{username: ferry, password: ferry-pass}}\n---\n\
          apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {{name: app}}\nspec:\n  \
          source: {{host: 127.0.0.1, port: {}, credentialsSecret: {{name: src}}}}\n  \
          destination: {{type: mysql, host: 127.0.0.1, port: {}, credentialsSecret: {{name: dst}}}}\n  \
-         objects: [{{database: app}}]\n  retry: {{connectionFailures: 10m, otherFailures: 1m}}\n",
+         objects: {objects}\n  retry: {{connectionFailures: 10m, otherFailures: 1m}}\n{extra}",
         src.port, dst.port
     )
+}
+
+/// A control plane with the CRD, the worker service account, a pod runner and an operator.
+async fn cluster(dir: &std::path::Path) -> (ControlPlane, PodRunner, Operator) {
+    let plane = ControlPlane::start();
+    let out = plane.kubectl(&["apply", "--server-side", "-f", &support::root().join("crds").display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    plane.kubectl(&["wait", "--for=condition=Established", "crd/synctasks.ferry.dev", "--timeout=60s"]);
+    let out = plane.kubectl(&["create", "serviceaccount", "ferry-worker"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let runner = PodRunner::start(&plane, plane.kubeconfig.clone()).await;
+    let operator = operator(&plane, &dir.join("operator.log"));
+    (plane, runner, operator)
+}
+
+/// Polls `f` until true, or fails with the operator's log and the task.
+async fn until(plane: &ControlPlane, dir: &std::path::Path, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}\noperator log:\n{}\ntask:\n{}",
+            std::fs::read_to_string(dir.join("operator.log")).unwrap_or_default(),
+            get(plane, &["get", "st", "-o", "yaml"])
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// `spec.suspend: true` stops the worker and keeps the checkpoint; `false` resumes from it
+/// without copying again.
+#[tokio::test(flavor = "multi_thread")]
+async fn e2e_suspend_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plane, runner, _operator) = cluster(dir.path()).await;
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
+         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_5000",
+    )
+    .await;
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests(&src, &dst));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
+
+    let out = plane.kubectl(&["patch", "st", "app", "--type=merge", "-p", r#"{"spec":{"suspend":true}}"#]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    until(&plane, dir.path(), "the worker to stop", || {
+        !runner.processes().contains_key("default/app-worker")
+            && get(&plane, &["get", "pod", "app-worker", "-o", "name", "--ignore-not-found"]).is_empty()
+    })
+    .await;
+    until(&plane, dir.path(), "phase Suspended", || {
+        get(&plane, &["get", "st", "app", "-o", "jsonpath={.status.phase}"]) == "Suspended"
+    })
+    .await;
+    src.exec("UPDATE app.t SET v = 'while suspended' WHERE id <= 100; DELETE FROM app.t WHERE id > 4900")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stale: i64 = dst.scalar("SELECT COUNT(*) FROM app.t WHERE v = 'while suspended'").await;
+    assert_eq!(stale, 0, "a suspended task wrote");
+
+    let out = plane.kubectl(&["patch", "st", "app", "--type=merge", "-p", r#"{"spec":{"suspend":false}}"#]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
+    assert_same_rows(&src, &dst, "app", "t").await;
+    // Resumed from the checkpoint: the worker's log shows no second copy.
+    let log = std::fs::read_to_string(runner.log_dir.join("default_app-worker.log")).unwrap_or_default();
+    assert_eq!(log.matches("full sync finished").count(), 1, "{log}");
+}
+
+/// A table added to `objects` is copied, then followed; the worker restarts with the new spec.
+#[tokio::test(flavor = "multi_thread")]
+async fn e2e_spec_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plane, runner, _operator) = cluster(dir.path()).await;
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
+         CREATE TABLE u (id INT PRIMARY KEY, w VARCHAR(50)); \
+         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_3000; INSERT INTO u SELECT seq, 'u' FROM seq_1_to_7000",
+    )
+    .await;
+    let only_t = manifests_with(&src, &dst, "[{database: app, tables: [{name: t}]}]", "");
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &only_t);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
+    let first = runner.processes().get("default/app-worker").copied();
+    let u_rows: i64 = dst
+        .scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'u'")
+        .await;
+    assert_eq!(u_rows, 0, "u was copied before it was selected");
+
+    let both = manifests_with(&src, &dst, "[{database: app, tables: [{name: t}, {name: u}]}]", "");
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &both);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    until(&plane, dir.path(), "a worker with the new spec", || {
+        runner.processes().get("default/app-worker").is_some_and(|p| Some(*p) != first)
+            && get(
+                &plane,
+                &[
+                    "get",
+                    "pod",
+                    "app-worker",
+                    "-o",
+                    "jsonpath={.metadata.annotations.ferry\\.dev/generation}",
+                ],
+            ) == "2"
+    })
+    .await;
+    src.exec("UPDATE app.u SET w = 'followed' WHERE id <= 10; UPDATE app.t SET v = 'still' WHERE id <= 10")
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let followed: i64 = dst
+            .scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'u'")
+            .await;
+        if followed == 1 {
+            let n: i64 = dst.scalar("SELECT COUNT(*) FROM app.u WHERE w = 'followed'").await;
+            if n == 10 {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "u was not copied and followed");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
+    assert_same_rows(&src, &dst, "app", "t").await;
+    assert_same_rows(&src, &dst, "app", "u").await;
 }
 
 /// `kubectl apply` a SyncTask and its Secrets → a worker Pod → the data converges →
@@ -61,16 +195,8 @@ fn manifests(src: &MariaDb, dst: &MariaDb) -> String {
 /// finalizer.
 #[tokio::test(flavor = "multi_thread")]
 async fn e2e_apply_crash_and_delete() {
-    let plane = ControlPlane::start();
-    let out = plane.kubectl(&["apply", "--server-side", "-f", &support::root().join("crds").display().to_string()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    plane.kubectl(&["wait", "--for=condition=Established", "crd/synctasks.ferry.dev", "--timeout=60s"]);
-    // The worker service account, as the chart creates it.
-    let out = plane.kubectl(&["create", "serviceaccount", "ferry-worker"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let runner = PodRunner::start(&plane, plane.kubeconfig.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let _operator = operator(&plane, &dir.path().join("operator.log"));
+    let (plane, runner, _operator) = cluster(dir.path()).await;
     let show = || {
         format!(
             "operator log:\n{}\nst:\n{}\nevents:\n{}",

@@ -64,7 +64,17 @@ impl<S: Sink> Pipeline<S> {
         tracing::info!(task = %self.task.key, position = ?checkpoint.position.as_ref().map(ToString::to_string), full_done = checkpoint.full_done, "claimed the task");
 
         let sync_types = self.task.spec.sync_types.clone();
-        if sync_types.full && !checkpoint.full_done {
+        // Tables not copied yet: all of them at first, later the ones added to the spec (they
+        // are copied from a new snapshot while the binlog still resumes from the checkpoint,
+        // which is earlier, so every change to them is replayed over their copy).
+        let uncopied = tables
+            .iter()
+            .any(|t| !checkpoint.tables.get(&t.source.to_string()).is_some_and(|p| p.done));
+        if sync_types.full && (!checkpoint.full_done || uncopied) {
+            if checkpoint.full_done {
+                tracing::info!("tables were added to the task: copying them before following the binlog again");
+                checkpoint.full_done = false;
+            }
             let estimates: Vec<u64> = discovered.iter().map(|d| d.rows_estimated).collect();
             self.full_sync(&tables, &estimates, &mut checkpoint, flavor).await?;
             if self.stopping() {
@@ -72,6 +82,10 @@ impl<S: Sink> Pipeline<S> {
             }
         } else {
             self.metrics.tables_done.set(tables.len() as i64);
+            let copied: u64 = checkpoint.tables.values().map(|t| t.rows).sum();
+            self.metrics
+                .rows_copied
+                .inc_by(copied.saturating_sub(self.metrics.rows_copied.get()));
         }
         if checkpoint.position.is_none() {
             checkpoint.position = Some(source::current_position(&self.source, flavor).await?);
@@ -206,7 +220,11 @@ impl<S: Sink> Pipeline<S> {
         } else {
             first.close().await;
         }
-        if let Some((name, _)) = checkpoint.tables.iter().find(|(_, t)| !t.done) {
+        let unfinished = tables
+            .iter()
+            .map(|t| t.source.to_string())
+            .find(|name| !checkpoint.tables.get(name).is_some_and(|p| p.done));
+        if let Some(name) = unfinished {
             return Err(SyncError::new(
                 ErrorClass::Other,
                 format!("the full sync ended with table {name} unfinished"),
