@@ -58,6 +58,12 @@ enum Verb {
         /// Watch only this namespace (default: all).
         #[arg(long, env = "FERRY_NAMESPACE")]
         namespace: Option<String>,
+        /// Namespace of the leader-election Lease: the operator's own.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// This replica's identity in the Lease (default: the Pod name, else the host name).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
     },
     /// Print the SyncTask CustomResourceDefinition.
     Crd,
@@ -87,11 +93,19 @@ async fn main() -> ExitCode {
             worker_image,
             worker_service_account,
             namespace,
+            lease_namespace,
+            identity,
         } => {
+            let identity = identity.unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+                format!("{}-{}", host.trim(), std::process::id())
+            });
             let options = ferry::controller::Options {
                 image: worker_image,
                 worker_service_account,
                 namespace,
+                lease_namespace,
+                identity,
             };
             let client = match kube::Client::try_default().await {
                 Ok(c) => c,

@@ -25,10 +25,10 @@ impl Drop for Operator {
     }
 }
 
-fn operator(plane: &ControlPlane, log: &std::path::Path) -> Operator {
+fn operator(plane: &ControlPlane, log: &std::path::Path, identity: &str) -> Operator {
     Operator(
         Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(["operator", "--worker-image", "ferry:test"])
+            .args(["operator", "--worker-image", "ferry:test", "--identity", identity])
             .env("KUBECONFIG", &plane.kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .stdout(Stdio::null())
@@ -69,7 +69,7 @@ async fn cluster(dir: &std::path::Path) -> (ControlPlane, PodRunner, Operator) {
     let out = plane.kubectl(&["create", "serviceaccount", "ferry-worker"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let runner = PodRunner::start(&plane, plane.kubeconfig.clone()).await;
-    let operator = operator(&plane, &dir.join("operator.log"));
+    let operator = operator(&plane, &dir.join("operator.log"), "operator-a");
     (plane, runner, operator)
 }
 
@@ -278,4 +278,51 @@ async fn e2e_apply_crash_and_delete() {
     })
     .await;
     assert!(get(&plane, &["get", "st", "app", "-o", "name", "--ignore-not-found"]).is_empty());
+}
+
+/// Two operator replicas: one leads (holds the Lease), the other waits. The leader is killed;
+/// the other takes over once the Lease expires and carries on reconciling. There is never more
+/// than one worker Pod for the task.
+#[tokio::test(flavor = "multi_thread")]
+async fn e2e_operator_failover() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plane, runner, first) = cluster(dir.path()).await;
+    let mut first = Some(first);
+    let _second = operator(&plane, &dir.path().join("operator-b.log"), "operator-b");
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
+         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_3000",
+    )
+    .await;
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests(&src, &dst));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
+    let holder = get(&plane, &["get", "lease", "ferry-operator", "-o", "jsonpath={.spec.holderIdentity}"]);
+    assert_eq!(holder, "operator-a", "the first operator should lead");
+    let pods = || {
+        get(&plane, &["get", "pods", "-l", "ferry.dev/task=app", "-o", "name"])
+            .lines()
+            .count()
+    };
+    assert_eq!(pods(), 1);
+
+    // The leader dies without releasing the Lease.
+    drop(first.take());
+    until(&plane, dir.path(), "operator-b to take the Lease", || {
+        assert!(pods() <= 1, "two worker Pods for one task");
+        get(&plane, &["get", "lease", "ferry-operator", "-o", "jsonpath={.spec.holderIdentity}"]) == "operator-b"
+    })
+    .await;
+    // The new leader reconciles: suspending the task stops its worker.
+    let out = plane.kubectl(&["patch", "st", "app", "--type=merge", "-p", r#"{"spec":{"suspend":true}}"#]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    until(&plane, dir.path(), "the new leader to stop the worker", || {
+        assert!(pods() <= 1, "two worker Pods for one task");
+        !runner.processes().contains_key("default/app-worker")
+            && get(&plane, &["get", "st", "app", "-o", "jsonpath={.status.phase}"]) == "Suspended"
+    })
+    .await;
+    let log = std::fs::read_to_string(dir.path().join("operator-b.log")).unwrap_or_default();
+    assert!(log.contains("leading"), "{log}");
 }

@@ -43,7 +43,16 @@ pub struct Options {
     pub worker_service_account: String,
     /// Only watch this namespace; `None`: all namespaces.
     pub namespace: Option<String>,
+    /// Namespace of the leader-election Lease (the operator's own).
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease (the Pod name).
+    pub identity: String,
 }
+
+/// Name of the leader-election Lease.
+pub const LEASE: &str = "ferry-operator";
+/// Seconds a leader's Lease lasts without renewal; another replica takes over after it.
+const LEASE_SECONDS: u64 = 15;
 
 /// Why a reconcile failed; retried by the controller with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +61,10 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("leader election: {0}")]
+    Lease(#[from] kube_lease_manager::LeaseManagerError),
+    #[error("lost the leader Lease {0}; exiting so that a fresh start competes again")]
+    LostLeadership(String),
 }
 
 struct Ctx {
@@ -68,17 +81,33 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     };
     // Fail early and clearly when the CRD is missing.
     tasks.list(&kube::api::ListParams::default().limit(1)).await?;
+    // One active replica: the holder of the Lease. The others wait to take over.
+    let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE)
+        .with_namespace(options.lease_namespace.clone())
+        .with_identity(options.identity.clone())
+        .with_duration(LEASE_SECONDS)
+        .with_grace(5)
+        .build()
+        .await?;
+    let (mut leader, _lease_task) = lease.watch().await;
+    tracing::info!(identity = %options.identity, lease = %format!("{}/{LEASE}", options.lease_namespace), "waiting to lead");
+    while !*leader.borrow_and_update() {
+        if leader.changed().await.is_err() {
+            return Err(Error::LostLeadership(LEASE.into()));
+        }
+    }
+    tracing::info!(identity = %options.identity, "leading");
     let reporter = Reporter {
         controller: FIELD_MANAGER.into(),
         instance: std::env::var("POD_NAME").ok(),
     };
+    let lease_name = format!("{}/{LEASE}", options.lease_namespace);
     let ctx = Arc::new(Ctx {
         recorder: Recorder::new(client.clone(), reporter),
         client,
         options,
     });
-    tracing::info!("operator started");
-    Controller::new(tasks, watcher::Config::default())
+    let controller = Controller::new(tasks, watcher::Config::default())
         .owns(
             pods,
             watcher::Config::default().labels(&format!("{}={}", pod::COMPONENT.0, pod::COMPONENT.1)),
@@ -89,9 +118,13 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile failed");
             }
-        })
-        .await;
-    Ok(())
+        });
+    tokio::select! {
+        () = controller => Ok(()),
+        () = async { while leader.changed().await.is_ok() && *leader.borrow() {} } => {
+            Err(Error::LostLeadership(lease_name))
+        }
+    }
 }
 
 fn error_policy(_task: Arc<SyncTask>, error: &Error, _ctx: Arc<Ctx>) -> Action {
