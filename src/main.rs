@@ -64,6 +64,9 @@ enum Verb {
         /// This replica's identity in the Lease (default: the Pod name, else the host name).
         #[arg(long, env = "POD_NAME")]
         identity: Option<String>,
+        /// Address for /metrics and /healthz; `off` to disable.
+        #[arg(long, default_value = "0.0.0.0:9188", env = "FERRY_OPERATOR_METRICS_ADDR")]
+        metrics_addr: String,
     },
     /// Print the SyncTask CustomResourceDefinition.
     Crd,
@@ -95,7 +98,11 @@ async fn main() -> ExitCode {
             namespace,
             lease_namespace,
             identity,
+            metrics_addr,
         } => {
+            let Some(metrics_addr) = metrics_address(&metrics_addr) else {
+                return ExitCode::from(2);
+            };
             let identity = identity.unwrap_or_else(|| {
                 let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
                 format!("{}-{}", host.trim(), std::process::id())
@@ -106,6 +113,7 @@ async fn main() -> ExitCode {
                 namespace,
                 lease_namespace,
                 identity,
+                metrics_addr,
             };
             let client = match kube::Client::try_default().await {
                 Ok(c) => c,
@@ -201,15 +209,8 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
 /// `ferry worker`: exit 0 when stopped by a signal, 1 when the task failed (the reason is in
 /// its status), 2 when the task cannot be read or is invalid.
 async fn worker(task: String, metrics_addr: String) -> ExitCode {
-    let addr = match metrics_addr.as_str() {
-        "off" => None,
-        text => match text.parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                eprintln!("error: --metrics-addr `{text}` is not an address like 0.0.0.0:9187 (or `off`)");
-                return ExitCode::from(2);
-            }
-        },
+    let Some(addr) = metrics_address(&metrics_addr) else {
+        return ExitCode::from(2);
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -228,6 +229,20 @@ async fn worker(task: String, metrics_addr: String) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "cannot run the task");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `--metrics-addr`: `Some(None)` for `off`, `None` (after saying why) when it is no address.
+fn metrics_address(text: &str) -> Option<Option<SocketAddr>> {
+    if text == "off" {
+        return Some(None);
+    }
+    match text.parse::<SocketAddr>() {
+        Ok(addr) => Some(Some(addr)),
+        Err(_) => {
+            eprintln!("error: --metrics-addr `{text}` is not an address like 0.0.0.0:9187 (or `off`)");
+            None
         }
     }
 }

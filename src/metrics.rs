@@ -159,17 +159,56 @@ impl TaskMetrics {
 
 /// Serves `/metrics` and `/healthz` on `addr` until the process ends.
 pub async fn serve(addr: SocketAddr, metrics: Arc<TaskMetrics>) -> std::io::Result<()> {
+    serve_registry(addr, metrics.registry.clone()).await
+}
+
+/// Serves `registry` as `/metrics`, and `/healthz`, on `addr` until the process ends.
+pub async fn serve_registry(addr: SocketAddr, registry: Registry) -> std::io::Result<()> {
     use axum::{Router, routing::get};
     let app = Router::new()
         .route(
             "/metrics",
             get(move || {
-                let m = metrics.clone();
-                async move { m.render() }
+                let registry = registry.clone();
+                async move {
+                    let mut buf = Vec::new();
+                    let _ = TextEncoder::new().encode(&registry.gather(), &mut buf);
+                    String::from_utf8(buf).unwrap_or_default()
+                }
             }),
         )
         .route("/healthz", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /metrics and /healthz");
     axum::serve(listener, app).await
+}
+
+/// Metrics of the operator: reconciles, errors by category, tasks by phase.
+pub struct OperatorMetrics {
+    pub registry: Registry,
+    pub reconciles: IntCounter,
+    pub errors: IntCounterVec,
+    pub tasks: prometheus::IntGaugeVec,
+}
+
+impl OperatorMetrics {
+    /// Registers the operator's metrics.
+    pub fn new() -> Result<OperatorMetrics, prometheus::Error> {
+        let registry = Registry::new();
+        let reconciles = IntCounter::new("ferry_operator_reconciles_total", "SyncTask reconciles run")?;
+        let errors = IntCounterVec::new(
+            Opts::new("ferry_operator_reconcile_errors_total", "Failed reconciles by category"),
+            &["category"],
+        )?;
+        let tasks = prometheus::IntGaugeVec::new(Opts::new("ferry_operator_tasks", "SyncTasks by phase"), &["phase"])?;
+        registry.register(Box::new(reconciles.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(tasks.clone()))?;
+        Ok(OperatorMetrics {
+            registry,
+            reconciles,
+            errors,
+            tasks,
+        })
+    }
 }

@@ -16,7 +16,8 @@ use support::{
     wait_caught_up,
 };
 
-struct Operator(Child);
+/// An operator process and the port of its /metrics.
+struct Operator(Child, u16);
 
 impl Drop for Operator {
     fn drop(&mut self) {
@@ -26,16 +27,29 @@ impl Drop for Operator {
 }
 
 fn operator(plane: &ControlPlane, log: &std::path::Path, identity: &str) -> Operator {
+    let port = support::free_port();
     Operator(
         Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args(["operator", "--worker-image", "ferry:test", "--identity", identity])
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .env("KUBECONFIG", &plane.kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).expect("log"))
             .spawn()
             .expect("spawn ferry operator"),
+        port,
     )
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut body = String::new();
+    if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+        let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        let _ = stream.read_to_string(&mut body);
+    }
+    body
 }
 
 fn get(plane: &ControlPlane, args: &[&str]) -> String {
@@ -196,7 +210,7 @@ async fn e2e_spec_change() {
 #[tokio::test(flavor = "multi_thread")]
 async fn e2e_apply_crash_and_delete() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (plane, runner, _operator) = cluster(dir.path()).await;
+    let (plane, runner, operator) = cluster(dir.path()).await;
     let show = || {
         format!(
             "operator log:\n{}\nst:\n{}\nevents:\n{}",
@@ -245,6 +259,10 @@ async fn e2e_apply_crash_and_delete() {
     .await;
     let events = get(&plane, &["get", "events", "--field-selector", "involvedObject.name=app"]);
     assert!(events.contains("WorkerCreated"), "{events}");
+    // The operator's own metrics.
+    let metrics = http_get(operator.1, "/metrics");
+    assert!(metrics.contains("ferry_operator_reconciles_total"), "{metrics}");
+    assert!(!metrics.contains("ferry_operator_reconciles_total 0\n"), "{metrics}");
 
     // The worker dies (SIGKILL): relaunched from the checkpoint, recorded in status.retry.
     let pid = *runner

@@ -27,7 +27,10 @@ use kube::{
 };
 use serde_json::json;
 
-use crate::api::{Condition, Phase, RetryStatus, SyncTask, SyncTaskStatus, validate};
+use crate::{
+    api::{Condition, Phase, RetryStatus, SyncTask, SyncTaskStatus, validate},
+    metrics::OperatorMetrics,
+};
 
 /// Field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "ferry-operator";
@@ -47,6 +50,8 @@ pub struct Options {
     pub lease_namespace: String,
     /// This replica's identity in the Lease (the Pod name).
     pub identity: String,
+    /// Where to serve `/metrics` and `/healthz`, if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Name of the leader-election Lease.
@@ -65,12 +70,27 @@ pub enum Error {
     Lease(#[from] kube_lease_manager::LeaseManagerError),
     #[error("lost the leader Lease {0}; exiting so that a fresh start competes again")]
     LostLeadership(String),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 struct Ctx {
     client: Client,
     options: Options,
     recorder: Recorder,
+    metrics: Arc<OperatorMetrics>,
+}
+
+impl Error {
+    /// Category label of the error metric.
+    fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "api",
+            Error::Finalizer(_) => "finalizer",
+            Error::Lease(_) | Error::LostLeadership(_) => "lease",
+            Error::Metrics(_) => "metrics",
+        }
+    }
 }
 
 /// Runs the controller until the process ends.
@@ -79,6 +99,15 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
+    let metrics = Arc::new(OperatorMetrics::new()?);
+    if let Some(addr) = options.metrics_addr {
+        let registry = metrics.registry.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve_registry(addr, registry).await {
+                tracing::error!(%addr, error = %e, "failed to serve metrics");
+            }
+        });
+    }
     // Fail early and clearly when the CRD is missing.
     tasks.list(&kube::api::ListParams::default().limit(1)).await?;
     // One active replica: the holder of the Lease. The others wait to take over.
@@ -106,8 +135,26 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         recorder: Recorder::new(client.clone(), reporter),
         client,
         options,
+        metrics: metrics.clone(),
     });
-    let controller = Controller::new(tasks, watcher::Config::default())
+    let controller = Controller::new(tasks, watcher::Config::default());
+    // Tasks by phase, from the controller's cache.
+    let store = controller.store();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            metrics.tasks.reset();
+            for task in store.state() {
+                let phase = task
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .map_or("None".to_string(), |p| format!("{p:?}"));
+                metrics.tasks.with_label_values(&[phase.as_str()]).inc();
+            }
+        }
+    });
+    let controller = controller
         .owns(
             pods,
             watcher::Config::default().labels(&format!("{}={}", pod::COMPONENT.0, pod::COMPONENT.1)),
@@ -127,12 +174,14 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     }
 }
 
-fn error_policy(_task: Arc<SyncTask>, error: &Error, _ctx: Arc<Ctx>) -> Action {
+fn error_policy(_task: Arc<SyncTask>, error: &Error, ctx: Arc<Ctx>) -> Action {
+    ctx.metrics.errors.with_label_values(&[error.category()]).inc();
     tracing::warn!(%error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }
 
 async fn reconcile(task: Arc<SyncTask>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    ctx.metrics.reconciles.inc();
     let ns = task.namespace().unwrap_or_else(|| "default".into());
     let tasks: Api<SyncTask> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer(&tasks, FINALIZER, task, |event| async {
