@@ -21,6 +21,11 @@ deps: ## Install what the tests and the demo need (MariaDB from Debian).
 k8s-tools: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, helm from Go modules (cached).
 	scripts/k8s-tools.sh
 
+.PHONY: deploy
+deploy: k8s-tools ## Render deploy/ferry.yaml (plain manifests) from the Helm chart.
+	mkdir -p deploy
+	"$$(scripts/k8s-tools.sh | tail -1)/helm" template ferry charts/ferry --namespace ferry --include-crds --set 'worker.namespaces={default}' > deploy/ferry.yaml
+
 .PHONY: test
 test: deps k8s-tools ## Install test dependencies, then run every test (unit; end-to-end against real MariaDB and kube-apiserver).
 	$(CARGO) test --all-targets -- --test-threads=$(TEST_THREADS)
@@ -31,12 +36,13 @@ lint: ## rustfmt check and clippy with warnings as errors.
 	$(CARGO) clippy --all-targets -- -D warnings
 
 .PHONY: crds
-crds: ## Regenerate crds/ from the Rust types.
+crds: ## Regenerate crds/ (and the chart's copy) from the Rust types.
 	$(CARGO) run --quiet -- crd > crds/synctask.yaml
+	cp crds/synctask.yaml charts/ferry/crds/synctask.yaml
 
 .PHONY: check-crds
 check-crds: crds ## Fail if crds/ is not what the code generates.
-	@git diff --exit-code -- crds/ || { echo "crds/ is stale: run 'make crds' and commit"; exit 1; }
+	@git diff --exit-code -- crds/ charts/ferry/crds/ || { echo "crds/ is stale: run 'make crds' and commit"; exit 1; }
 
 .PHONY: check
 check: lint check-crds ## Everything CI checks before the tests.

@@ -82,11 +82,17 @@ fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
 
 /// Writes a kubeconfig for the client certificate `name`.
 pub fn kubeconfig(dir: &Path, name: &str, port: u16) -> PathBuf {
-    let path = dir.join(format!("{name}.kubeconfig"));
+    write_kubeconfig(dir, name, name, port, None)
+}
+
+/// Writes a kubeconfig `file` for the client certificate `cert`, impersonating `user` if given.
+fn write_kubeconfig(dir: &Path, file: &str, cert: &str, port: u16, user: Option<&str>) -> PathBuf {
+    let path = dir.join(format!("{file}.kubeconfig"));
+    let impersonate = user.map(|u| format!("    as: {u}\n")).unwrap_or_default();
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    \
-         certificate-authority: {dir}/ca.crt\nusers:\n- name: {name}\n  user:\n    client-certificate: {dir}/{name}.crt\n    \
-         client-key: {dir}/{name}.key\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: {name}\n    \
+         certificate-authority: {dir}/ca.crt\nusers:\n- name: {cert}\n  user:\n    client-certificate: {dir}/{cert}.crt\n    \
+         client-key: {dir}/{cert}.key\n{impersonate}contexts:\n- name: test\n  context:\n    cluster: test\n    user: {cert}\n    \
          namespace: default\ncurrent-context: test\n",
         dir = dir.display()
     );
@@ -230,6 +236,31 @@ impl ControlPlane {
             );
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+
+    /// A kubeconfig that acts as the service account `namespace/name` (the admin impersonating
+    /// it), so a process runs with exactly that account's RBAC.
+    pub fn kubeconfig_as_service_account(&self, namespace: &str, name: &str) -> PathBuf {
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        write_kubeconfig(
+            self.dir.path(),
+            &format!("sa-{namespace}-{name}"),
+            "admin",
+            self.apiserver_port,
+            Some(&user),
+        )
+    }
+
+    /// Runs helm as the admin.
+    pub fn helm(&self, args: &[&str]) -> std::process::Output {
+        Command::new(self.bin.join("helm"))
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(args)
+            .env("HELM_CACHE_HOME", self.dir.path().join("helm/cache"))
+            .env("HELM_CONFIG_HOME", self.dir.path().join("helm/config"))
+            .env("HELM_DATA_HOME", self.dir.path().join("helm/data"))
+            .output()
+            .expect("run helm")
     }
 
     /// The last lines of a component's log.
