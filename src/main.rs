@@ -226,6 +226,11 @@ async fn worker(task: String, metrics_addr: String) -> ExitCode {
             tracing::error!(error = %e, "task failed");
             ExitCode::FAILURE
         }
+        // Temporary: the operator relaunches it (EX_TEMPFAIL).
+        Err(e @ (ferry::worker::cluster::WorkerError::LostLease | ferry::worker::cluster::WorkerError::Lease(_))) => {
+            tracing::error!(error = %e, "stopping");
+            ExitCode::from(75)
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot run the task");
             ExitCode::from(2)

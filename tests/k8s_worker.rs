@@ -100,15 +100,35 @@ async fn worker_moves_the_data_and_reports_in_status() {
     let everything = get(&plane, &["get", "st", "app", "-o", "yaml"]);
     assert!(!everything.contains("ferry-pass"), "a secret leaked into the SyncTask");
 
-    // SIGTERM (a Pod being deleted): clean stop, exit 0.
+    // A second worker for the same task waits for the task's Lease and writes nothing.
+    let second_log = dir.path().join("second.log");
+    let mut second = worker(&plane, "default/app", &second_log);
+    eventually(Duration::from_secs(20), "the second worker to wait for the Lease", || {
+        let waiting = std::fs::read_to_string(&second_log)
+            .unwrap_or_default()
+            .contains("waiting for the task's Lease");
+        async move { waiting }
+    })
+    .await;
+    let epoch: i64 = dst
+        .scalar("SELECT MAX(epoch) FROM ferry.ferry_checkpoint WHERE task = 'default/app'")
+        .await;
+    assert_eq!(epoch, 1, "the waiting worker claimed the task");
+
+    // SIGTERM (a Pod being deleted): clean stop, exit 0; the waiting worker takes over.
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().expect("worker exit");
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "{}",
-        std::fs::read_to_string(dir.path().join("worker.log")).unwrap_or_default()
-    );
+    let first_log = std::fs::read_to_string(dir.path().join("worker.log")).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{first_log}");
+    src.exec("UPDATE app.t SET v = 'after handover' WHERE id <= 100").await;
+    wait_caught_up(&src, &dst, "default/app", Duration::from_secs(90)).await;
+    assert_same_rows(&src, &dst, "app", "t").await;
+    let epoch: i64 = dst
+        .scalar("SELECT MAX(epoch) FROM ferry.ferry_checkpoint WHERE task = 'default/app'")
+        .await;
+    assert_eq!(epoch, 2, "the second worker did not take over");
+    let _ = Command::new("kill").args(["-TERM", &second.id().to_string()]).status();
+    assert_eq!(second.wait().expect("second exit").code(), Some(0));
 
     // A definite failure is written to status and ends the worker with exit code 1.
     let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests("broken", &src, &dst, "nokey"));

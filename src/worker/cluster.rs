@@ -45,7 +45,15 @@ pub enum WorkerError {
     Secret { namespace: String, name: String, message: String },
     #[error("task {key} failed: {source}")]
     Failed { key: String, source: SyncError },
+    #[error("the task's Lease: {0}")]
+    Lease(String),
+    #[error("lost the task's Lease; stopped without writing further")]
+    LostLease,
 }
+
+/// Seconds the task's Lease lasts without renewal: a worker on a lost node is replaced only
+/// after it, so two workers never write at once.
+const LEASE_SECONDS: u64 = 30;
 
 /// Runs the task named `task_ref` until `stop` turns true (Ok) or it fails for good.
 /// `metrics_addr`: where to serve `/metrics` and `/healthz`, if anywhere.
@@ -98,6 +106,30 @@ pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, sto
             }
         });
     }
+    // One writer per task: hold the task's Lease before touching anything, stop if it is lost.
+    let identity = std::env::var("POD_NAME").unwrap_or_else(|_| format!("worker-{:08x}", rand::random::<u32>()));
+    let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), format!("ferry-task-{name}"))
+        .with_namespace(namespace)
+        .with_identity(identity.clone())
+        .with_duration(LEASE_SECONDS)
+        .with_grace(10)
+        .build()
+        .await
+        .map_err(|e| WorkerError::Lease(e.to_string()))?;
+    let (mut held, lease_task) = lease.watch().await;
+    let mut waiting_stop = stop.clone();
+    let mut announced = false;
+    while !*held.borrow_and_update() {
+        if !announced {
+            tracing::info!(lease = %format!("{namespace}/ferry-task-{name}"), %identity, "waiting for the task's Lease: another worker holds it");
+            announced = true;
+        }
+        tokio::select! {
+            changed = held.changed() => if changed.is_err() { return Err(WorkerError::Lease("the Lease manager stopped".into())) },
+            _ = waiting_stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+    tracing::info!(%identity, "holding the task's Lease");
     let report_loop = {
         let (reporter, metrics) = (reporter.clone(), metrics.clone());
         tokio::spawn(async move {
@@ -107,9 +139,36 @@ pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, sto
             }
         })
     };
-    let result = run_task(validated, connections, metrics.clone(), stop).await;
+    let (run_stop_tx, run_stop) = watch::channel(false);
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let guard = {
+        let (mut stop, lost) = (stop.clone(), lost.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => {}
+                _ = async { while held.changed().await.is_ok() && *held.borrow() {} } => {
+                    tracing::error!("lost the task's Lease: stopping at the next batch boundary so that two workers never write");
+                    lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _ = run_stop_tx.send(true);
+            // Keep the Lease until the run has stopped.
+            std::future::pending::<()>().await;
+        })
+    };
+    let result = run_task(validated, connections, metrics.clone(), run_stop).await;
+    guard.abort();
+    // The guard held the last receiver: the Lease manager now releases the Lease, so a
+    // successor starts at once instead of waiting for it to expire.
+    let _ = guard.await;
+    if let Ok(Ok(Ok(manager))) = tokio::time::timeout(Duration::from_secs(5), lease_task).await {
+        let _ = manager.release().await;
+    }
     report_loop.abort();
     reporter.progress(&metrics).await;
+    if lost.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(WorkerError::LostLease);
+    }
     match result {
         Ok(()) => Ok(()),
         Err(source) => {
