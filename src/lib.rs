@@ -4,6 +4,7 @@ pub mod api;
 pub mod controller;
 pub mod engine;
 pub mod metrics;
+pub mod precheck;
 pub mod progress;
 pub mod task_file;
 pub mod worker;

@@ -226,6 +226,10 @@ async fn worker(task: String, metrics_addr: String) -> ExitCode {
             tracing::error!(error = %e, "task failed");
             ExitCode::FAILURE
         }
+        Err(e @ ferry::worker::cluster::WorkerError::PrecheckFailed) => {
+            tracing::error!(error = %e, "not starting");
+            ExitCode::from(3)
+        }
         // Temporary: the operator relaunches it (EX_TEMPFAIL).
         Err(e @ (ferry::worker::cluster::WorkerError::LostLease | ferry::worker::cluster::WorkerError::Lease(_))) => {
             tracing::error!(error = %e, "stopping");

@@ -259,6 +259,8 @@ async fn e2e_apply_crash_and_delete() {
     .await;
     let events = get(&plane, &["get", "events", "--field-selector", "involvedObject.name=app"]);
     assert!(events.contains("WorkerCreated"), "{events}");
+    let precheck = get(&plane, &["get", "st", "app", "-o", "jsonpath={.status.precheck.passed}"]);
+    assert_eq!(precheck, "true", "{}", show());
     // The operator's own metrics.
     let metrics = http_get(operator.1, "/metrics");
     assert!(metrics.contains("ferry_operator_reconciles_total"), "{metrics}");
@@ -305,8 +307,8 @@ async fn e2e_apply_crash_and_delete() {
 async fn e2e_operator_failover() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (plane, runner, first) = cluster(dir.path()).await;
-    let mut first = Some(first);
-    let _second = operator(&plane, &dir.path().join("operator-b.log"), "operator-b");
+    let second = operator(&plane, &dir.path().join("operator-b.log"), "operator-b");
+    let mut operators = std::collections::BTreeMap::from([("operator-a", first), ("operator-b", second)]);
     let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
     src.exec(
         "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
@@ -317,7 +319,11 @@ async fn e2e_operator_failover() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
     let holder = get(&plane, &["get", "lease", "ferry-operator", "-o", "jsonpath={.spec.holderIdentity}"]);
-    assert_eq!(holder, "operator-a", "the first operator should lead");
+    let successor = match holder.as_str() {
+        "operator-a" => "operator-b",
+        "operator-b" => "operator-a",
+        other => panic!("the Lease is held by `{other}`"),
+    };
     let pods = || {
         get(&plane, &["get", "pods", "-l", "ferry.dev/task=app", "-o", "name"])
             .lines()
@@ -326,10 +332,10 @@ async fn e2e_operator_failover() {
     assert_eq!(pods(), 1);
 
     // The leader dies without releasing the Lease.
-    drop(first.take());
-    until(&plane, dir.path(), "operator-b to take the Lease", || {
+    drop(operators.remove(holder.as_str()));
+    until(&plane, dir.path(), "the other operator to take the Lease", || {
         assert!(pods() <= 1, "two worker Pods for one task");
-        get(&plane, &["get", "lease", "ferry-operator", "-o", "jsonpath={.spec.holderIdentity}"]) == "operator-b"
+        get(&plane, &["get", "lease", "ferry-operator", "-o", "jsonpath={.spec.holderIdentity}"]) == successor
     })
     .await;
     // The new leader reconciles: suspending the task stops its worker.
@@ -341,6 +347,11 @@ async fn e2e_operator_failover() {
             && get(&plane, &["get", "st", "app", "-o", "jsonpath={.status.phase}"]) == "Suspended"
     })
     .await;
-    let log = std::fs::read_to_string(dir.path().join("operator-b.log")).unwrap_or_default();
+    let log_file = if successor == "operator-a" {
+        "operator.log"
+    } else {
+        "operator-b.log"
+    };
+    let log = std::fs::read_to_string(dir.path().join(log_file)).unwrap_or_default();
     assert!(log.contains("leading"), "{log}");
 }

@@ -130,10 +130,51 @@ async fn worker_moves_the_data_and_reports_in_status() {
     let _ = Command::new("kill").args(["-TERM", &second.id().to_string()]).status();
     assert_eq!(second.wait().expect("second exit").code(), Some(0));
 
-    // A definite failure is written to status and ends the worker with exit code 1.
-    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests("broken", &src, &dst, "nokey"));
+    // The prechecks ran and are in status.
+    let precheck = get(
+        &plane,
+        &[
+            "get",
+            "st",
+            "app",
+            "-o",
+            "jsonpath={.status.precheck.passed} {.status.precheck.items[*].name}",
+        ],
+    );
+    assert!(
+        precheck.starts_with("true ") && precheck.contains("binlogFormat") && precheck.contains("tables"),
+        "{precheck}"
+    );
+
+    // A failed precheck: nothing starts, status says which check and the remedy, exit code 3.
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests("nokey", &src, &dst, "nokey"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut child = worker(&plane, "default/broken", &dir.path().join("broken.log"));
+    let mut child = worker(&plane, "default/nokey", &dir.path().join("nokey.log"));
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(status.code(), Some(3));
+    let failed = get(
+        &plane,
+        &[
+            "get",
+            "st",
+            "nokey",
+            "-o",
+            "jsonpath={.status.phase}|{.status.precheck.items[?(@.result==\"Failed\")].message}",
+        ],
+    );
+    assert!(failed.starts_with("PrecheckFailed|"), "{failed}");
+    assert!(failed.contains("nokey") && failed.contains("Remedy:"), "{failed}");
+
+    // A definite failure while running (an incompatible destination table): written to the
+    // Ready condition with the remedy, exit code 1.
+    src.exec("CREATE TABLE app.bad (id INT PRIMARY KEY, v INT)").await;
+    dst.exec("CREATE TABLE app.bad (id INT PRIMARY KEY, v VARCHAR(3))").await;
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests("bad", &src, &dst, "bad"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = worker(&plane, "default/bad", &dir.path().join("bad.log"));
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("join")
@@ -144,11 +185,11 @@ async fn worker_moves_the_data_and_reports_in_status() {
         &[
             "get",
             "st",
-            "broken",
+            "bad",
             "-o",
             "jsonpath={.status.phase}|{.status.conditions[?(@.type==\"Ready\")].message}",
         ],
     );
     assert!(failed.starts_with("Failed|"), "{failed}");
-    assert!(failed.contains("nokey") && failed.contains("Remedy:"), "{failed}");
+    assert!(failed.contains("not compatible") && failed.contains("Remedy:"), "{failed}");
 }

@@ -334,7 +334,9 @@ pub struct AlertingSpec {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PrecheckSpec {
-    /// Names of ignorable precheck items to skip. Not yet implemented: prechecks land later.
+    /// Names of ignorable precheck items whose failure becomes a warning (`binlogRowMetadata`,
+    /// `sourceVersion`, …; see `status.precheck.items`). Items that are not ignorable cannot be
+    /// skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<String>,
 }

@@ -29,6 +29,41 @@ pub struct SyncTaskStatus {
     /// The failure being retried, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStatus>,
+    /// Results of the prechecks the worker ran before starting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<PrecheckStatus>,
+}
+
+/// Precheck results.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrecheckStatus {
+    /// No item failed (warnings and ignored items allowed).
+    pub passed: bool,
+    /// Every check, in the order run.
+    pub items: Vec<PrecheckItem>,
+}
+
+/// One precheck.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrecheckItem {
+    /// Stable name, usable in `spec.precheck.ignore` when ignorable.
+    pub name: String,
+    /// Passed, Warning or Failed.
+    pub result: PrecheckResult,
+    /// Whether `spec.precheck.ignore` may skip it.
+    pub ignorable: bool,
+    /// What was found, and the remedy when it did not pass.
+    pub message: String,
+}
+
+/// Outcome of one precheck.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum PrecheckResult {
+    Passed,
+    Warning,
+    Failed,
 }
 
 /// Phase of a SyncTask.

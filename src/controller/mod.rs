@@ -268,8 +268,9 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
 
     let pod_phase = current.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
     match (pod_phase.as_str(), pod::exit_code(&current)) {
-        // Exit 1: the task failed for good, exit 2: it could not start; the worker wrote why.
-        ("Failed", Some(code @ (1 | 2))) => {
+        // Exit 1: the task failed for good, 2: it could not start, 3: a precheck failed; the
+        // worker wrote why. Nothing to retry until the spec changes.
+        ("Failed", Some(code @ (1..=3))) => {
             if status.phase != Some(Phase::Failed) {
                 let message = format!("the worker exited with code {code}; see the Ready condition for the reason");
                 event(ctx, task, EventType::Warning, "WorkerFailed", &message).await;

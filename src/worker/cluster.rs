@@ -17,7 +17,8 @@ use tokio::sync::watch;
 use super::{Connections, run_task};
 use crate::{
     api::{
-        Condition, FullSyncStatus, IncrementalStatus, Phase, PositionStatus, SecretRef, SyncTask, SyncTaskStatus, ValidatedTask, validate,
+        Condition, FullSyncStatus, IncrementalStatus, Phase, PositionStatus, PrecheckStatus, SecretRef, SyncTask, SyncTaskStatus,
+        ValidatedTask, validate,
     },
     engine::retry::SyncError,
     metrics::{Stage, TaskMetrics},
@@ -49,6 +50,8 @@ pub enum WorkerError {
     Lease(String),
     #[error("lost the task's Lease; stopped without writing further")]
     LostLease,
+    #[error("a precheck failed; see status.precheck")]
+    PrecheckFailed,
 }
 
 /// Seconds the task's Lease lasts without renewal: a worker on a lost node is replaced only
@@ -69,10 +72,11 @@ pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, sto
         source,
     })?;
     let generation = task.metadata.generation;
-    let reporter = Reporter {
+    let mut reporter = Reporter {
         tasks: tasks.clone(),
         name: name.to_string(),
         generation,
+        precheck: None,
     };
     let validated = match validate(namespace, name, &task.spec) {
         Ok(v) => v,
@@ -130,6 +134,25 @@ pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, sto
         }
     }
     tracing::info!(%identity, "holding the task's Lease");
+    let (source, destination) = super::endpoints(&validated, &connections);
+    let report = crate::precheck::run(&validated, &source, &destination).await;
+    for item in &report.items {
+        tracing::info!(check = %item.name, result = ?item.result, message = %item.message, "precheck");
+    }
+    let passed = report.passed;
+    reporter.precheck = Some(report);
+    if !passed {
+        let message = "a precheck failed; see status.precheck for the item and its remedy";
+        reporter
+            .stopped(
+                Phase::PrecheckFailed,
+                "PrecheckFailed",
+                message,
+                "fix the cause, then change the spec to run the prechecks again",
+            )
+            .await;
+        return Err(WorkerError::PrecheckFailed);
+    }
     let report_loop = {
         let (reporter, metrics) = (reporter.clone(), metrics.clone());
         tokio::spawn(async move {
@@ -188,6 +211,8 @@ struct Reporter {
     tasks: Api<SyncTask>,
     name: String,
     generation: Option<i64>,
+    /// Carried in every write: a server-side apply drops what its manager leaves out.
+    precheck: Option<PrecheckStatus>,
 }
 
 impl Reporter {
@@ -204,12 +229,19 @@ impl Reporter {
     }
 
     async fn progress(&self, metrics: &TaskMetrics) {
-        self.apply(status_of(metrics, self.generation)).await;
+        let mut status = status_of(metrics, self.generation);
+        status.precheck = self.precheck.clone();
+        self.apply(status).await;
     }
 
     async fn failed(&self, reason: &str, message: &str, remedy: &str) {
+        self.stopped(Phase::Failed, reason, message, remedy).await;
+    }
+
+    async fn stopped(&self, phase: Phase, reason: &str, message: &str, remedy: &str) {
         let status = SyncTaskStatus {
-            phase: Some(Phase::Failed),
+            precheck: self.precheck.clone(),
+            phase: Some(phase),
             observed_generation: self.generation,
             conditions: vec![Condition {
                 kind: "Ready".into(),
@@ -270,6 +302,7 @@ pub fn status_of(metrics: &TaskMetrics, generation: Option<i64>) -> SyncTaskStat
             events_applied: metrics.events_applied.get(),
         }),
         retry: None,
+        precheck: None,
     }
 }
 

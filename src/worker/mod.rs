@@ -51,13 +51,8 @@ fn endpoint(
     }
 }
 
-/// Runs `task` until `stop` turns true (Ok) or a failure outlasts its retry window (Err).
-pub async fn run_task(
-    task: ValidatedTask,
-    connections: Connections,
-    metrics: Arc<TaskMetrics>,
-    stop: watch::Receiver<bool>,
-) -> SyncResult<()> {
+/// The source and destination endpoints of `task`.
+pub fn endpoints(task: &ValidatedTask, connections: &Connections) -> (Endpoint, Endpoint) {
     let spec = &task.spec;
     let source = endpoint(
         &spec.source.host,
@@ -73,6 +68,18 @@ pub async fn run_task(
         spec.destination.tls.as_ref(),
         &connections.ca_bundles,
     );
+    (source, destination)
+}
+
+/// Runs `task` until `stop` turns true (Ok) or a failure outlasts its retry window (Err).
+pub async fn run_task(
+    task: ValidatedTask,
+    connections: Connections,
+    metrics: Arc<TaskMetrics>,
+    stop: watch::Receiver<bool>,
+) -> SyncResult<()> {
+    let spec = &task.spec;
+    let (source, destination) = endpoints(&task, &connections);
     let checkpoint_db = spec.destination.checkpoint_database.clone();
     match spec.destination.kind {
         DestinationKind::Mysql => {
