@@ -355,3 +355,55 @@ async fn e2e_operator_failover() {
     let log = std::fs::read_to_string(dir.path().join(log_file)).unwrap_or_default();
     assert!(log.contains("leading"), "{log}");
 }
+
+/// A worker that keeps dying is relaunched with backoff until `retry.otherFailures` (1m here)
+/// is spent; then the task is Failed with the reason and the remedy, and no worker runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn e2e_worker_crash_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plane, runner, _operator) = cluster(dir.path()).await;
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT)")
+        .await;
+    let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests(&src, &dst));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut kills = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        if let Some(pid) = runner.processes().get("default/app-worker") {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            kills += 1;
+        }
+        if get(&plane, &["get", "st", "app", "-o", "jsonpath={.status.phase}"]) == "Failed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not Failed after {kills} kills; operator log:\n{}",
+            std::fs::read_to_string(dir.path().join("operator.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(kills >= 3, "only {kills} kills before Failed");
+    let ready = get(
+        &plane,
+        &[
+            "get",
+            "st",
+            "app",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}|{.status.conditions[?(@.type==\"Ready\")].message}",
+        ],
+    );
+    assert!(ready.starts_with("RetryWindowSpent|"), "{ready}");
+    assert!(
+        ready.contains("spec.retry.otherFailures (1m) is spent") && ready.contains("Remedy:"),
+        "{ready}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !runner.processes().contains_key("default/app-worker"),
+        "a worker runs after the task Failed"
+    );
+    assert!(get(&plane, &["get", "pod", "app-worker", "-o", "name", "--ignore-not-found"]).is_empty());
+}

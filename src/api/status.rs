@@ -163,6 +163,9 @@ pub struct RetryStatus {
     pub since: String,
     /// Attempts so far.
     pub attempts: u32,
+    /// RFC 3339 time of the latest failure; the next attempt waits its backoff from it.
+    #[serde(default)]
+    pub last_failure: String,
     /// RFC 3339 time the window closes.
     pub deadline: String,
 }

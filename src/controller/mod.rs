@@ -228,6 +228,10 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
     }
 
     let Some(current) = existing else {
+        // A task that failed for good stays so until its spec changes.
+        if matches!(status.phase, Some(Phase::Failed | Phase::PrecheckFailed)) && status.observed_generation == generation {
+            return Ok(Action::await_change());
+        }
         // No worker: launch one, unless a crash relaunch is waiting out its backoff.
         if let Some(retry) = &status.retry
             && let Some(wait) = backoff_left(retry)
@@ -277,13 +281,30 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
             }
             Ok(Action::await_change())
         }
-        // Anything else ending the process (killed, crashed, node lost) is relaunched from the
-        // checkpoint, with backoff, within spec.retry.connectionFailures.
+        // Anything else ending the process is relaunched from the checkpoint, with backoff, within
+        // a retry window: spec.retry.connectionFailures when the worker lost its Lease (exit
+        // 75: the API or its node went away), spec.retry.otherFailures for a crash it could not
+        // report (killed, out of memory, a panic). A worker that ran for two minutes or more
+        // before failing starts a new streak.
         ("Failed", code) => {
             let now = k8s_openapi::jiff::Timestamp::now();
-            let attempts = status.retry.as_ref().map_or(0, |r| r.attempts) + 1;
-            let since = status.retry.as_ref().map_or_else(|| now.to_string(), |r| r.since.clone());
-            let window = validated.connection_window;
+            let ran = current
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(0, |t| now.duration_since(t.0).as_secs());
+            let streak = status.retry.as_ref().filter(|_| ran < 120);
+            let attempts = streak.map_or(0, |r| r.attempts) + 1;
+            let since = streak.map_or_else(|| now.to_string(), |r| r.since.clone());
+            let (window, which, configured) = if code == Some(75) {
+                (
+                    validated.connection_window,
+                    "connectionFailures",
+                    &task.spec.retry.connection_failures,
+                )
+            } else {
+                (validated.other_window, "otherFailures", &task.spec.retry.other_failures)
+            };
             let deadline = since
                 .parse::<k8s_openapi::jiff::Timestamp>()
                 .ok()
@@ -299,9 +320,8 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
             pods.delete(&pod_name, &DeleteParams::default()).await?;
             if now >= deadline {
                 let message = format!(
-                    "{reason}, {attempts} times since {since}: spec.retry.connectionFailures ({}) is spent. \
-                     Remedy: read the worker's log, fix the cause, then change the spec to start again",
-                    task.spec.retry.connection_failures
+                    "{reason}, {attempts} times since {since}: spec.retry.{which} ({configured}) is spent. \
+                     Remedy: read the worker's log, fix the cause, then change the spec to start again"
                 );
                 transition(ctx, task, Phase::Failed, "RetryWindowSpent", &message, None).await?;
                 return Ok(Action::await_change());
@@ -309,6 +329,7 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
             let retry = RetryStatus {
                 reason: reason.clone(),
                 since,
+                last_failure: now.to_string(),
                 attempts,
                 deadline: deadline.to_string(),
             };
@@ -323,7 +344,7 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
 /// Time left before a relaunch: 1 s doubling per attempt, at most 60 s.
 fn backoff_left(retry: &RetryStatus) -> Option<Duration> {
     let delay = Duration::from_secs(1u64 << retry.attempts.min(6)).min(Duration::from_secs(60));
-    let since = retry.since.parse::<k8s_openapi::jiff::Timestamp>().ok()?;
+    let since = retry.last_failure.parse::<k8s_openapi::jiff::Timestamp>().ok()?;
     let elapsed = k8s_openapi::jiff::Timestamp::now().duration_since(since).unsigned_abs();
     delay.checked_sub(elapsed).filter(|d| !d.is_zero())
 }
