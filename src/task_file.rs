@@ -123,11 +123,7 @@ impl TaskFile {
         if let Some(v) = self.secrets.get(name).and_then(|s| s.get(key)) {
             return Ok(v.clone());
         }
-        let env = format!(
-            "FERRY_SECRET_{}_{}",
-            name.to_ascii_uppercase().replace(['-', '.'], "_"),
-            key.to_ascii_uppercase().replace(['-', '.'], "_")
-        );
+        let env = crate::api::secret_env_var(name, key);
         std::env::var(&env).map_err(|_| TaskFileError::MissingSecret {
             name: name.to_string(),
             key: key.to_string(),

@@ -85,6 +85,8 @@ async fn chart_installs_and_its_rbac_is_enough() {
     let worker_config = plane.kubeconfig_as_service_account("default", "ferry-worker");
     let denied = plane.kubectl(&[&format!("--kubeconfig={}", operator_config.display()), "get", "secrets", "-A"]);
     assert!(!denied.status.success(), "the operator can read Secrets");
+    let denied = plane.kubectl(&[&format!("--kubeconfig={}", worker_config.display()), "get", "secret", "src"]);
+    assert!(!denied.status.success(), "the worker can read Secrets");
     let runner = PodRunner::start(&plane, worker_config).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut operator = Command::new(env!("CARGO_BIN_EXE_ferry"))

@@ -246,6 +246,20 @@ async fn e2e_apply_crash_and_delete() {
         ],
     );
     assert_eq!(security, "true false true ALL SyncTask", "{}", show());
+    // Credentials reach the worker as Secret references, never as values in the Pod.
+    let env = get(
+        &plane,
+        &[
+            "get",
+            "pod",
+            "app-worker",
+            "-o",
+            "jsonpath={.spec.containers[0].env[*].valueFrom.secretKeyRef.name}",
+        ],
+    );
+    assert!(env.contains("src") && env.contains("dst"), "{env}");
+    let pod = get(&plane, &["get", "pod", "app-worker", "-o", "yaml"]);
+    assert!(!pod.contains("ferry-pass"), "a secret value is in the Pod");
     wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
     src.exec("UPDATE app.t SET v = 'one' WHERE id <= 50").await;
     wait_caught_up(&src, &dst, "default/app", Duration::from_secs(60)).await;

@@ -14,6 +14,17 @@ pub use spec::*;
 pub use status::*;
 pub use validate::{ValidatedTask, ValidationError, validate};
 
+/// The environment variable that carries key `key` of the Secret `name`:
+/// `FERRY_SECRET_<NAME>_<KEY>`, upper-cased, `-` and `.` as `_`. `ferry run` reads Secrets not
+/// in its file from it; worker Pods get their credentials through it (`secretKeyRef`).
+pub fn secret_env_var(name: &str, key: &str) -> String {
+    format!(
+        "FERRY_SECRET_{}_{}",
+        name.to_ascii_uppercase().replace(['-', '.'], "_"),
+        key.to_ascii_uppercase().replace(['-', '.'], "_")
+    )
+}
+
 /// One synchronisation task: a MySQL-family source, a destination, the objects to move, and the
 /// limits to move them under. Ferry copies the existing rows (full sync) and then follows the
 /// binlog (incremental sync).

@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
-    api::core::v1::{Capabilities, Container, ContainerPort, EnvVar, Pod, PodSecurityContext, PodSpec, SeccompProfile, SecurityContext},
+    api::core::v1::{
+        Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, Pod, PodSecurityContext, PodSpec, SeccompProfile, SecretKeySelector,
+        SecurityContext,
+    },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use kube::{Resource, ResourceExt};
 
-use crate::api::SyncTask;
+use crate::api::{SyncTask, secret_env_var};
 
 /// Label naming the task a worker Pod belongs to.
 pub const TASK_LABEL: &str = "ferry.dev/task";
@@ -66,11 +69,7 @@ pub fn build(task: &SyncTask, image: &str, service_account: &str) -> Pod {
                 image: Some(worker.image.clone().unwrap_or_else(|| image.to_string())),
                 command: Some(vec!["ferry".into()]),
                 args: Some(vec!["worker".into(), "--task".into(), format!("{namespace}/{name}")]),
-                env: Some(vec![EnvVar {
-                    name: "RUST_LOG".into(),
-                    value: Some("info".into()),
-                    ..Default::default()
-                }]),
+                env: Some(env(task)),
                 ports: Some(vec![ContainerPort {
                     name: Some("metrics".into()),
                     container_port: 9187,
@@ -93,6 +92,45 @@ pub fn build(task: &SyncTask, image: &str, service_account: &str) -> Pod {
         }),
         status: None,
     }
+}
+
+/// The worker's environment: log level, and every credential as a `secretKeyRef`, so the
+/// kubelet hands the worker its Secrets and neither the operator nor the worker needs to read
+/// Secrets through the API.
+fn env(task: &SyncTask) -> Vec<EnvVar> {
+    let mut env = vec![EnvVar {
+        name: "RUST_LOG".into(),
+        value: Some("info".into()),
+        ..Default::default()
+    }];
+    let spec = &task.spec;
+    let mut refs: Vec<(&str, &str)> = Vec::new();
+    for secret in [&spec.source.credentials_secret, &spec.destination.credentials_secret] {
+        refs.push((&secret.name, "username"));
+        refs.push((&secret.name, "password"));
+    }
+    for tls in [spec.source.tls.as_ref(), spec.destination.tls.as_ref()].into_iter().flatten() {
+        if let Some(ca) = &tls.ca_secret {
+            refs.push((&ca.name, "ca.crt"));
+        }
+    }
+    refs.sort_unstable();
+    refs.dedup();
+    for (name, key) in refs {
+        env.push(EnvVar {
+            name: secret_env_var(name, key),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: name.to_string(),
+                    key: key.to_string(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    env
 }
 
 /// The task generation a Pod was built for.

@@ -18,7 +18,7 @@ use super::{Connections, run_task};
 use crate::{
     api::{
         Condition, FullSyncStatus, IncrementalStatus, Phase, PositionStatus, PrecheckStatus, SecretRef, SyncTask, SyncTaskStatus,
-        ValidatedTask, validate,
+        ValidatedTask, secret_env_var, validate,
     },
     engine::retry::SyncError,
     metrics::{Stage, TaskMetrics},
@@ -324,15 +324,20 @@ fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// Credentials and CA bundles from the Secrets the task names.
+/// Credentials and CA bundles of the task: from `FERRY_SECRET_<NAME>_<KEY>` where the Pod has
+/// them (the operator passes every credential as a `secretKeyRef`), else read from the API.
 async fn read_secrets(client: &Client, namespace: &str, task: &ValidatedTask) -> Result<Connections, WorkerError> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let value = |secret: &Secret, name: &str, key: &str| -> Result<String, WorkerError> {
+    let value = async |r: &SecretRef, key: &str| -> Result<String, WorkerError> {
+        if let Ok(v) = std::env::var(secret_env_var(&r.name, key)) {
+            return Ok(v);
+        }
         let err = |message: String| WorkerError::Secret {
             namespace: namespace.to_string(),
-            name: name.to_string(),
+            name: r.name.clone(),
             message,
         };
+        let secret = secrets.get(&r.name).await.map_err(|e| err(format!("cannot be read: {e}")))?;
         let bytes = secret
             .data
             .as_ref()
@@ -342,36 +347,23 @@ async fn read_secrets(client: &Client, namespace: &str, task: &ValidatedTask) ->
             .ok_or_else(|| err(format!("has no key `{key}`; add it")))?;
         String::from_utf8(bytes).map_err(|_| err(format!("key `{key}` is not UTF-8")))
     };
-    let get = |r: &SecretRef| {
-        let secrets = secrets.clone();
-        let name = r.name.clone();
-        async move {
-            secrets.get(&name).await.map_err(|e| WorkerError::Secret {
-                namespace: namespace.to_string(),
-                name: name.clone(),
-                message: format!("cannot be read: {e}"),
-            })
-        }
-    };
-    let credentials = |secret: &Secret, name: &str| -> Result<Credentials, WorkerError> {
-        Ok(Credentials {
-            username: value(secret, name, "username")?,
-            password: value(secret, name, "password")?,
-        })
-    };
     let spec = &task.spec;
-    let source_secret = get(&spec.source.credentials_secret).await?;
-    let destination_secret = get(&spec.destination.credentials_secret).await?;
     let mut ca_bundles = BTreeMap::new();
     for tls in [spec.source.tls.as_ref(), spec.destination.tls.as_ref()].into_iter().flatten() {
         if let Some(ca) = &tls.ca_secret {
-            let secret = get(ca).await?;
-            ca_bundles.insert(ca.name.clone(), value(&secret, &ca.name, "ca.crt")?.into_bytes());
+            ca_bundles.insert(ca.name.clone(), value(ca, "ca.crt").await?.into_bytes());
         }
     }
+    let (src, dst) = (&spec.source.credentials_secret, &spec.destination.credentials_secret);
     Ok(Connections {
-        source: credentials(&source_secret, &spec.source.credentials_secret.name)?,
-        destination: credentials(&destination_secret, &spec.destination.credentials_secret.name)?,
+        source: Credentials {
+            username: value(src, "username").await?,
+            password: value(src, "password").await?,
+        },
+        destination: Credentials {
+            username: value(dst, "username").await?,
+            password: value(dst, "password").await?,
+        },
         ca_bundles,
     })
 }
