@@ -37,6 +37,16 @@ enum Verb {
         #[arg(long)]
         plain: bool,
     },
+    /// Run the prechecks of a task file and print the report. Exit 0: all passed, 1: warnings
+    /// only, 2: a check failed (or the file is invalid).
+    Precheck {
+        /// Task file: a SyncTask and the Secrets it names (multi-document YAML).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// `table` (readable) or `json`.
+        #[arg(short = 'o', long = "output", default_value = "table", value_parser = ["table", "json"])]
+        output: String,
+    },
     /// Run the task of a SyncTask in the cluster (what a worker Pod runs): reads the SyncTask
     /// and its Secrets from the API and reports progress to its status.
     Worker {
@@ -91,6 +101,7 @@ async fn main() -> ExitCode {
             }
         },
         Verb::Run { file, metrics_addr, plain } => run(file, metrics_addr, plain).await,
+        Verb::Precheck { file, output } => precheck(file, &output).await,
         Verb::Worker { task, metrics_addr } => worker(task, metrics_addr).await,
         Verb::Operator {
             worker_image,
@@ -134,33 +145,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
-    let loaded = match TaskFile::load(&file) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let meta = &loaded.task.metadata;
-    let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
-    let name = meta.name.clone().unwrap_or_default();
-    if name.is_empty() {
-        eprintln!("error: the SyncTask in {} has no metadata.name", file.display());
-        return ExitCode::from(2);
-    }
-    let task = match validate(&namespace, &name, &loaded.task.spec) {
+    let (task, connections) = match load(&file) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let connections = match resolve(&loaded, &task) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let metrics = match TaskMetrics::new(&task.key) {
         Ok(m) => m,
@@ -203,6 +190,63 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Loads, validates and resolves a task file; on failure says why and gives exit code 2.
+fn load(file: &std::path::Path) -> Result<(ferry::api::ValidatedTask, Connections), ExitCode> {
+    let fail = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    };
+    let loaded = TaskFile::load(file).map_err(|e| fail(e.to_string()))?;
+    let meta = &loaded.task.metadata;
+    let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
+    let name = meta.name.clone().unwrap_or_default();
+    if name.is_empty() {
+        return Err(fail(format!("the SyncTask in {} has no metadata.name", file.display())));
+    }
+    let task = validate(&namespace, &name, &loaded.task.spec).map_err(|e| fail(e.to_string()))?;
+    let connections = resolve(&loaded, &task).map_err(|e| fail(e.to_string()))?;
+    Ok((task, connections))
+}
+
+/// `ferry precheck`: the report as a table or JSON; the exit code says pass / warn / fail.
+async fn precheck(file: PathBuf, output: &str) -> ExitCode {
+    let (task, connections) = match load(&file) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let (source, destination) = ferry::worker::endpoints(&task, &connections);
+    let report = ferry::precheck::run(&task, &source, &destination).await;
+    if output == "json" {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let width = report.items.iter().map(|i| i.name.len()).max().unwrap_or(4).max(4);
+        println!("{:width$}  {:7}  {:9}  MESSAGE", "NAME", "RESULT", "IGNORABLE");
+        for item in &report.items {
+            let result = format!("{:?}", item.result);
+            println!(
+                "{:width$}  {result:7}  {:9}  {}",
+                item.name,
+                if item.ignorable { "yes" } else { "no" },
+                item.message
+            );
+        }
+    }
+    use ferry::api::PrecheckResult;
+    if !report.passed {
+        ExitCode::from(2)
+    } else if report.items.iter().any(|i| i.result == PrecheckResult::Warning) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -199,3 +199,67 @@ async fn an_incompatible_destination_table_is_refused() {
     let rows: u64 = dst.scalar("SELECT COUNT(*) FROM app.t").await;
     assert_eq!(rows, 0);
 }
+
+/// `ferry precheck -f FILE` prints a readable report and tells pass / warnings / failure by its
+/// exit code (0 / 1 / 2); `-o json` gives the same report as JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn precheck_reports_pass_warn_and_fail() {
+    let (src, dst) = app_pair(10).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = task_file(dir.path(), "pre", &src, &dst, "[{database: app}]", "")
+        .display()
+        .to_string();
+    let precheck = |json: bool| {
+        let mut args = vec!["precheck", "-f", file.as_str()];
+        if json {
+            args.extend(["-o", "json"]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(&args)
+            .output()
+            .expect("run ferry precheck");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(!stdout.contains("ferry-pass"), "a secret in the report");
+        (out.status.code(), stdout)
+    };
+    let (code, table) = precheck(false);
+    assert_eq!(code, Some(0), "{table}");
+    assert!(table.starts_with("NAME"), "{table}");
+    for name in [
+        "sourceConnection",
+        "binlogFormat",
+        "binlogRowImage",
+        "tables",
+        "destinationConnection",
+    ] {
+        assert!(
+            table.lines().any(|l| l.starts_with(name) && l.contains("Passed")),
+            "{name}:\n{table}"
+        );
+    }
+
+    src.exec("SET GLOBAL binlog_row_metadata = 'MINIMAL'").await;
+    let (code, table) = precheck(false);
+    assert_eq!(code, Some(1), "{table}");
+    let line = table.lines().find(|l| l.starts_with("binlogRowMetadata")).unwrap_or_default();
+    assert!(
+        line.contains("Warning") && line.contains("Remedy: SET GLOBAL binlog_row_metadata = 'FULL'"),
+        "{table}"
+    );
+
+    src.exec("SET GLOBAL binlog_row_metadata = 'FULL'; CREATE TABLE app.nokey (v INT)")
+        .await;
+    let (code, json) = precheck(true);
+    assert_eq!(code, Some(2), "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("JSON report");
+    assert_eq!(report["passed"], false);
+    let failed: Vec<&serde_json::Value> = report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["result"] == "Failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{json}");
+    assert_eq!(failed[0]["name"], "tables");
+    assert!(failed[0]["message"].as_str().unwrap_or_default().contains("app.nokey"), "{json}");
+}
