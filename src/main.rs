@@ -156,21 +156,16 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if metrics_addr != "off" {
-        match metrics_addr.parse::<SocketAddr>() {
-            Ok(addr) => {
-                let m = metrics.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = ferry::metrics::serve(addr, m).await {
-                        tracing::error!(%addr, error = %e, "failed to serve metrics; set --metrics-addr to a free address or `off`");
-                    }
-                });
+    let Some(addr) = metrics_address(&metrics_addr) else {
+        return ExitCode::from(2);
+    };
+    if let Some(addr) = addr {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ferry::metrics::serve(addr, m).await {
+                tracing::error!(%addr, error = %e, "failed to serve metrics; set --metrics-addr to a free address or `off`");
             }
-            Err(_) => {
-                eprintln!("error: --metrics-addr `{metrics_addr}` is not an address like 127.0.0.1:9187 (or `off`)");
-                return ExitCode::from(2);
-            }
-        }
+        });
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {

@@ -74,6 +74,15 @@ fn manifests_with(src: &MariaDb, dst: &MariaDb, objects: &str, extra: &str) -> S
     )
 }
 
+/// `app.t` on the source with `rows` rows.
+async fn seed(src: &MariaDb, rows: u32) {
+    src.exec(&format!(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
+         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_{rows}"
+    ))
+    .await;
+}
+
 /// A control plane with the CRD, the worker service account, a pod runner and an operator.
 async fn cluster(dir: &std::path::Path) -> (ControlPlane, PodRunner, Operator) {
     let plane = ControlPlane::start();
@@ -108,11 +117,7 @@ async fn e2e_suspend_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (plane, runner, _operator) = cluster(dir.path()).await;
     let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
-    src.exec(
-        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
-         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_5000",
-    )
-    .await;
+    seed(&src, 5000).await;
     let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests(&src, &dst));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;
@@ -221,11 +226,7 @@ async fn e2e_apply_crash_and_delete() {
     };
 
     let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
-    src.exec(
-        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
-         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_20000",
-    )
-    .await;
+    seed(&src, 20000).await;
     let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests(&src, &dst));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
@@ -324,11 +325,7 @@ async fn e2e_operator_failover() {
     let second = operator(&plane, &dir.path().join("operator-b.log"), "operator-b");
     let mut operators = std::collections::BTreeMap::from([("operator-a", first), ("operator-b", second)]);
     let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
-    src.exec(
-        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(50)); \
-         INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_3000",
-    )
-    .await;
+    seed(&src, 3000).await;
     let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests(&src, &dst));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait_caught_up(&src, &dst, "default/app", Duration::from_secs(120)).await;

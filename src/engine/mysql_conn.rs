@@ -66,7 +66,12 @@ impl Endpoint {
 
     /// Opens one connection, within 30 s.
     pub async fn connect(&self) -> Result<mysql_async::Conn, SyncError> {
-        match tokio::time::timeout(Duration::from_secs(30), mysql_async::Conn::new(self.opts())).await {
+        self.connect_with(self.opts()).await
+    }
+
+    /// Opens one connection with `opts` (built from [`Endpoint::opts`]), within 30 s.
+    pub async fn connect_with(&self, opts: OptsBuilder) -> Result<mysql_async::Conn, SyncError> {
+        match tokio::time::timeout(Duration::from_secs(30), mysql_async::Conn::new(opts)).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(classify(&e).context(format!("connect to {self}"))),
             Err(_) => Err(SyncError::new(

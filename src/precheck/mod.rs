@@ -7,7 +7,7 @@ use mysql_async::{Conn, prelude::Queryable};
 
 use crate::{
     api::{PrecheckItem, PrecheckResult, PrecheckStatus, ValidatedTask},
-    engine::{mysql_conn::Endpoint, source::mysql::schema::discover},
+    engine::{mysql_conn::Endpoint, sink::lindorm::lindorm_opts, source::mysql::schema::discover},
 };
 
 /// Runs every precheck of `task` against its two ends.
@@ -177,30 +177,21 @@ async fn ensure_tables(conn: &mut Conn, task: &ValidatedTask) -> PrecheckItem {
 
 /// The destination accepts a connection with the task's credentials.
 async fn ensure_destination(destination: &Endpoint) -> PrecheckItem {
-    // The packet size is given, not read from the server (Lindorm may not answer the query).
-    let opts = destination.opts().max_allowed_packet(Some(64 << 20));
-    match tokio::time::timeout(std::time::Duration::from_secs(30), Conn::new(opts)).await {
-        Ok(Ok(conn)) => {
+    // Lindorm's options also suit MySQL: the packet limit is given rather than asked for.
+    match destination.connect_with(lindorm_opts(destination)).await {
+        Ok(conn) => {
             let _ = conn.disconnect().await;
             passed("destinationConnection", false, format!("connected to {destination}"))
         }
-        Ok(Err(e)) => {
-            let e = crate::engine::mysql_conn::classify(&e);
-            failed(
-                "destinationConnection",
-                false,
-                format!(
-                    "cannot connect to {destination}: {}. Remedy: {}",
-                    e.message,
-                    e.remedy
-                        .unwrap_or_else(|| "check host, port, TLS and the credentials Secret".into())
-                ),
-            )
-        }
-        Err(_) => failed(
+        Err(e) => failed(
             "destinationConnection",
             false,
-            format!("cannot connect to {destination}: timed out after 30s. Remedy: check host, port and network policy"),
+            format!(
+                "{}. Remedy: {}",
+                e.message,
+                e.remedy
+                    .unwrap_or_else(|| "check host, port, TLS and the credentials Secret".into())
+            ),
         ),
     }
 }

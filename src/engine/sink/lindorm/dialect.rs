@@ -246,14 +246,19 @@ pub fn create_table(dialect: Dialect, table: &TableSchema) -> Result<String, Str
     Ok(sql)
 }
 
+/// The keyword of a full-row write: `UPSERT`, or `REPLACE` on a MariaDB stand-in.
+pub fn write_verb(dialect: Dialect) -> &'static str {
+    match dialect.server {
+        Server::Lindorm => "UPSERT",
+        Server::MariaDbStandIn => "REPLACE",
+    }
+}
+
 /// One or more `UPSERT /*+ _l_ts_(version) */ INTO … VALUES …` statements writing `rows`, each
 /// within Lindorm's request limits. All rows of one statement carry `version`; callers pass
 /// rows of distinct keys.
 pub fn upsert(dialect: Dialect, table: &TableSchema, rows: &[&Row], version: i64) -> Result<Vec<String>, String> {
-    let verb = match dialect.server {
-        Server::Lindorm => "UPSERT",
-        Server::MariaDbStandIn => "REPLACE",
-    };
+    let verb = write_verb(dialect);
     let head = format!(
         "{verb} /*+ _l_ts_({version}) */ INTO {} ({}) VALUES ",
         table_name(&table.target),

@@ -24,7 +24,7 @@
 
 pub mod dialect;
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use mysql_async::{Conn, prelude::Queryable};
 
@@ -40,6 +40,12 @@ use crate::engine::{
 
 /// Largest statement Ferry sends, and so the client's packet limit (Lindorm's request limit).
 const MAX_PACKET: usize = 64 << 20;
+
+/// Connection options for a Lindorm endpoint: the packet limit is given, not read from the
+/// server (`SELECT @@max_allowed_packet` is not documented for Lindorm).
+pub fn lindorm_opts(endpoint: &Endpoint) -> mysql_async::OptsBuilder {
+    endpoint.opts().max_allowed_packet(Some(MAX_PACKET))
+}
 
 /// LindormTable destination.
 pub struct LindormSink {
@@ -75,17 +81,7 @@ impl LindormSink {
     /// (LindormTable 2.7.6+; TIMESTAMP values are written as epoch milliseconds, which do not
     /// depend on it, but string reads do).
     async fn open(&self) -> SyncResult<Conn> {
-        let opts = self.endpoint.opts().max_allowed_packet(Some(MAX_PACKET));
-        let mut conn = match tokio::time::timeout(std::time::Duration::from_secs(30), Conn::new(opts)).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(classify(&e).context(format!("connect to {}", self.endpoint))),
-            Err(_) => {
-                return Err(SyncError::new(
-                    ErrorClass::Connection,
-                    format!("failed to connect to {}: timed out after 30s", self.endpoint),
-                ));
-            }
-        };
+        let mut conn = self.endpoint.connect_with(lindorm_opts(&self.endpoint)).await?;
         if conn.query_drop("SET @@time_zone = 'UTC'").await.is_err() && conn.query_drop("SET @@time_zone = '+00:00'").await.is_err() {
             tracing::warn!(
                 destination = %self.endpoint,
@@ -155,10 +151,7 @@ impl LindormSink {
 
     async fn write_checkpoint(&mut self, state: &str) -> SyncResult<()> {
         let d = self.dialect();
-        let verb = match d.server {
-            Server::Lindorm => "UPSERT",
-            Server::MariaDbStandIn => "REPLACE",
-        };
+        let verb = dialect::write_verb(d);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |t| t.as_millis() as i64);
@@ -256,8 +249,8 @@ impl LindormSink {
 pub const CHECKPOINT_TABLE: &str = "ferry_checkpoint";
 
 /// Statements of one lane, in order, each with its table for error messages: a run of upserts
-/// to one table becomes multi-row UPSERTs of distinct keys (the last image of each key) at the
-/// run's newest version; every delete is its own statement at its own version.
+/// to one table (distinct keys: `writes` is a batch's net effect) becomes multi-row UPSERTs at
+/// the run's newest version; every delete is its own statement at its own version.
 fn plan(d: Dialect, writes: &[Planned<'_>]) -> SyncResult<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -271,23 +264,12 @@ fn plan(d: Dialect, writes: &[Planned<'_>]) -> SyncResult<Vec<(String, String)>>
         }
         let mut j = i;
         let mut newest = *version;
-        let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
         let mut rows: Vec<&Row> = Vec::new();
-        while j < writes.len() {
-            match &writes[j] {
-                (t, Write::Upsert(row), v) if Arc::ptr_eq(t, table) => {
-                    let key: Vec<String> = t.key_of(row).into_iter().map(|k| format!("{k:?}")).collect();
-                    match by_key.get(&key) {
-                        Some(&at) => rows[at] = row,
-                        None => {
-                            by_key.insert(key, rows.len());
-                            rows.push(row);
-                        }
-                    }
-                    newest = newest.max(*v);
-                }
-                _ => break,
-            }
+        while let Some((t, Write::Upsert(row), v)) = writes.get(j)
+            && Arc::ptr_eq(t, table)
+        {
+            rows.push(row);
+            newest = newest.max(*v);
             j += 1;
         }
         for sql in dialect::upsert(d, table, &rows, newest).map_err(|e| refused(table, &e))? {
