@@ -54,6 +54,8 @@ pub struct TaskMetrics {
     pub checkpoint_file_number: IntGauge,
     pub checkpoint_offset: IntGauge,
     pub ddl_skipped: IntCounter,
+    pub ddl_applied: IntCounter,
+    pub events_filtered: IntCounter,
     pub text: Mutex<TextState>,
 }
 
@@ -95,7 +97,15 @@ impl TaskMetrics {
             )?,
             ddl_skipped: counter(
                 "ferry_ddl_skipped_total",
-                "DDL statements on selected databases not applied to the destination",
+                "DDL statements on selected databases with no effect on the destination (index changes, table options, unselected objects)",
+            )?,
+            ddl_applied: counter(
+                "ferry_ddl_applied_total",
+                "DDL statements applied to the destination (CREATE/DROP TABLE, ADD/DROP COLUMN, TRUNCATE)",
+            )?,
+            events_filtered: counter(
+                "ferry_events_filtered_total",
+                "Binlog row events left out by a table's filter or operations",
             )?,
             errors,
             registry,

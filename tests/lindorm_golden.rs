@@ -13,11 +13,13 @@ use ferry::engine::{
 fn column(name: &str, kind: ColumnKind, column_type: &str, nullable: bool, ordinal: usize) -> Column {
     Column {
         name: name.into(),
+        target: name.into(),
         kind,
         column_type: column_type.into(),
         nullable,
         ordinal,
         collation: None,
+        ..Default::default()
     }
 }
 
@@ -64,6 +66,7 @@ fn every_type() -> TableSchema {
             .collect(),
         key: vec![0],
         key_name: "PRIMARY".into(),
+        ..Default::default()
     }
 }
 
@@ -132,6 +135,7 @@ fn composite() -> TableSchema {
         ],
         key: vec![0, 1],
         key_name: "PRIMARY".into(),
+        ..Default::default()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::{fmt, time::Duration};
 
-use super::{Capitalization, DestinationKind, Operation, SyncTaskSpec, parse_duration};
+use super::{DestinationKind, SyncTaskSpec, parse_duration};
 
 /// A spec that passed validation, with its derived settings.
 #[derive(Clone, Debug)]
@@ -24,6 +24,8 @@ pub struct ValidatedTask {
     pub snapshot_readers: usize,
     /// Replica server id used for the binlog connection.
     pub server_id: u32,
+    /// Selection, name mapping, filters and operations, resolved.
+    pub selection: crate::engine::select::Selection,
 }
 
 /// Every problem found in a spec.
@@ -37,15 +39,6 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
-
-const ALL_OPERATIONS: [Operation; 6] = [
-    Operation::Insert,
-    Operation::Update,
-    Operation::Delete,
-    Operation::CreateTable,
-    Operation::DropTable,
-    Operation::AddColumn,
-];
 
 /// Checks `spec` for the task `namespace/name`.
 pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<ValidatedTask, ValidationError> {
@@ -103,10 +96,6 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         "spec.syncTypes: enable full, incremental or both".into(),
     );
     need(!spec.objects.is_empty(), "spec.objects is empty: list at least one database".into());
-    need(
-        matches!(spec.capitalization, Capitalization::Default | Capitalization::Source),
-        "spec.capitalization lower/upper is not available in this version of Ferry: use `default`".into(),
-    );
     let mut seen = std::collections::BTreeSet::new();
     for (i, object) in spec.objects.iter().enumerate() {
         let at = format!("spec.objects[{i}]");
@@ -116,30 +105,81 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
             format!("{at}.database `{}` is listed twice", object.database),
         );
         need(
-            operations_are_all(&object.operations),
-            format!("{at}.operations: choosing operations is not available in this version of Ferry: omit it"),
+            object.operations.as_ref().is_none_or(|o| !o.is_empty()),
+            format!("{at}.operations is empty: list at least one operation, or omit it for all"),
         );
+        let mut tables_seen = std::collections::BTreeSet::new();
         for (j, table) in object.tables.iter().flatten().enumerate() {
             let at = format!("{at}.tables[{j}]");
             need(!table.name.is_empty(), format!("{at}.name is empty"));
             need(
-                table.filter.is_none(),
-                format!("{at}.filter: row filters are not available in this version of Ferry: omit it"),
+                tables_seen.insert(&table.name),
+                format!("{at}.name `{}` is listed twice", table.name),
             );
             need(
-                table.column_mapping.is_none(),
-                format!("{at}.columnMapping: column renames are not available in this version of Ferry: omit it"),
-            );
-            need(
-                operations_are_all(&table.operations),
-                format!("{at}.operations: choosing operations is not available in this version of Ferry: omit it"),
+                table.operations.as_ref().is_none_or(|o| !o.is_empty()),
+                format!("{at}.operations is empty: list at least one operation, or omit it to inherit the database's"),
             );
             need(
                 table.columns.as_ref().is_none_or(|c| !c.is_empty()),
                 format!("{at}.columns is empty: omit it to take every column"),
             );
+            need(
+                table.target_name.as_ref().is_none_or(|n| !n.is_empty()),
+                format!("{at}.targetName is empty: omit it to keep the source name"),
+            );
+            if let Some(mapping) = &table.column_mapping {
+                let mut targets = std::collections::BTreeSet::new();
+                for (from, to) in mapping {
+                    need(
+                        !to.is_empty(),
+                        format!("{at}.columnMapping.{from} is empty: omit it to keep the source name"),
+                    );
+                    need(
+                        targets.insert(to),
+                        format!("{at}.columnMapping maps two columns to `{to}`: give each its own name"),
+                    );
+                    if let Some(columns) = &table.columns {
+                        need(
+                            columns.contains(from),
+                            format!("{at}.columnMapping renames `{from}`, which is not in {at}.columns: add it there"),
+                        );
+                    }
+                }
+            }
+            if spec.destination.kind == DestinationKind::Lindorm
+                && let Some(name) = &table.target_name
+            {
+                need(
+                    is_lindorm_table(name),
+                    format!("{at}.targetName `{name}` is not a valid Lindorm table name: {LINDORM_TABLE_RULE}"),
+                );
+            }
         }
     }
+    // DTS's limit, kept for the same reason (a renaming task is an explicit list that has to
+    // be checked and mapped object by object): with any table or column renamed, at most
+    // 1,000 tables in one task. Whole databases have no limit.
+    let listed: usize = spec.objects.iter().map(|o| o.tables.as_ref().map_or(0, Vec::len)).sum();
+    let renames = spec
+        .objects
+        .iter()
+        .flat_map(|o| o.tables.iter().flatten())
+        .any(|t| t.target_name.is_some() || t.column_mapping.as_ref().is_some_and(|m| !m.is_empty()));
+    need(
+        !renames || listed <= MAX_RENAMED_TABLES,
+        format!(
+            "spec.objects lists {listed} tables and renames tables or columns: at most {MAX_RENAMED_TABLES} tables per task when renaming. \
+             Split the task in two, or select whole databases without renames"
+        ),
+    );
+    let selection = match crate::engine::select::Selection::new(spec) {
+        Ok(selection) => Some(selection),
+        Err(filter_problems) => {
+            problems.extend(filter_problems);
+            None
+        }
+    };
     let connection = window(&mut problems, "connectionFailures", &spec.retry.connection_failures, 10, 1440);
     let other = window(&mut problems, "otherFailures", &spec.retry.other_failures, 1, 1440);
     if let (Some(c), Some(o)) = (connection, other)
@@ -183,7 +223,22 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         batch_rows,
         apply_lanes,
         snapshot_readers,
+        selection: selection.unwrap_or_default(),
     })
+}
+
+/// Most tables in a task that renames tables or columns (DTS's rule).
+pub const MAX_RENAMED_TABLES: usize = 1000;
+
+const LINDORM_TABLE_RULE: &str = "1 to 255 characters from A-Z a-z 0-9 _ - .";
+
+/// Lindorm's table-name rule (docs/lindorm.md).
+fn is_lindorm_table(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !name.starts_with(['.', '-'])
 }
 
 const LINDORM_NAMESPACE_RULE: &str = "4 to 16 characters from A-Z a-z 0-9 _ -, not `lindorm`, `default` or `global`";
@@ -193,10 +248,6 @@ fn is_lindorm_namespace(name: &str) -> bool {
     (4..=16).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && !["lindorm", "default", "global"].contains(&name.to_ascii_lowercase().as_str())
-}
-
-fn operations_are_all(ops: &Option<Vec<Operation>>) -> bool {
-    ops.as_ref().is_none_or(|ops| ALL_OPERATIONS.iter().all(|op| ops.contains(op)))
 }
 
 fn window(problems: &mut Vec<String>, field: &str, text: &str, min: u64, max: u64) -> Option<Duration> {
@@ -291,14 +342,54 @@ mod tests {
     }
 
     #[test]
-    fn refuses_features_not_built_yet_instead_of_ignoring_them() {
+    fn refuses_unsupported_filters_with_their_position() {
         let mut s = spec();
         s.objects[0].tables = Some(vec![TableSpec {
             name: "t".into(),
-            filter: Some("id > 1".into()),
+            filter: Some("id > 1 AND ts < NOW()".into()),
             ..Default::default()
         }]);
-        let err = validate("ns", "t", &s).expect_err("filter refused");
-        assert!(err.to_string().contains("spec.objects[0].tables[0].filter"), "{err}");
+        let err = validate("ns", "t", &s).expect_err("NOW() refused");
+        assert!(
+            err.to_string().contains("spec.objects[0].tables[0].filter: NOW()") && err.to_string().contains("line 1 column 17"),
+            "{err}"
+        );
+        s.objects[0].tables.as_mut().expect("tables")[0].filter = Some("id > 1 AND name LIKE 'a%'".into());
+        assert!(validate("ns", "t", &s).is_ok());
+    }
+
+    #[test]
+    fn at_most_a_thousand_tables_when_renaming() {
+        let mut s = spec();
+        let tables: Vec<TableSpec> = (0..1001)
+            .map(|i| TableSpec {
+                name: format!("t{i}"),
+                ..Default::default()
+            })
+            .collect();
+        s.objects[0].tables = Some(tables);
+        assert!(validate("ns", "t", &s).is_ok(), "no renames: no limit");
+        s.objects[0].tables.as_mut().expect("tables")[5].target_name = Some("renamed".into());
+        let err = validate("ns", "t", &s).expect_err("over the limit");
+        assert!(
+            err.to_string().contains("lists 1001 tables") && err.to_string().contains("at most 1000"),
+            "{err}"
+        );
+        s.objects[0].tables.as_mut().expect("tables").truncate(1000);
+        assert!(validate("ns", "t", &s).is_ok());
+    }
+
+    #[test]
+    fn column_mapping_must_stay_inside_the_column_list_and_be_distinct() {
+        let mut s = spec();
+        s.objects[0].tables = Some(vec![TableSpec {
+            name: "t".into(),
+            columns: Some(vec!["a".into()]),
+            column_mapping: Some([("a".to_string(), "x".to_string()), ("b".to_string(), "x".to_string())].into()),
+            ..Default::default()
+        }]);
+        let err = validate("ns", "t", &s).expect_err("bad mapping").to_string();
+        assert!(err.contains("maps two columns to `x`"), "{err}");
+        assert!(err.contains("renames `b`, which is not in"), "{err}");
     }
 }

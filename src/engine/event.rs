@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::schema::TableSchema;
 
 /// A database-qualified table name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TableId {
     /// Database (Lindorm: namespace).
     pub database: String,
@@ -294,5 +294,33 @@ mod tests {
         GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 6);
         GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 9);
         assert_eq!(GtidState::Mysql(sets).to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7:9");
+    }
+}
+
+impl ChangeEvent {
+    /// The change this event makes to the destination under its table's `filter` and
+    /// `operations`, or `None` when it makes none. An update that moves a row out of the filter
+    /// deletes it there; one that moves a row in inserts it — both count as updates, since
+    /// that is what happened on the source.
+    pub fn route(self) -> Option<ChangeEvent> {
+        let (ops, filter) = (self.table.ops, self.table.filter.clone());
+        let selected = |row: &Row| filter.as_ref().is_none_or(|f| f.matches(row));
+        let change = match self.change {
+            RowChange::Insert { after } => (ops.insert && selected(&after)).then_some(RowChange::Insert { after }),
+            RowChange::Update { before, after } => {
+                if !ops.update {
+                    None
+                } else {
+                    match (selected(&before), selected(&after)) {
+                        (true, true) => Some(RowChange::Update { before, after }),
+                        (true, false) => Some(RowChange::Delete { before }),
+                        (false, true) => Some(RowChange::Insert { after }),
+                        (false, false) => None,
+                    }
+                }
+            }
+            RowChange::Delete { before } => (ops.delete && selected(&before)).then_some(RowChange::Delete { before }),
+        }?;
+        Some(ChangeEvent { change, ..self })
     }
 }

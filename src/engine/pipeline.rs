@@ -18,7 +18,7 @@ use super::{
     event::{ChangeEvent, Position, Row, RowChange},
     mysql_conn::Endpoint,
     retry::{ErrorClass, SyncError, SyncResult},
-    schema::TableSchema,
+    schema::{SchemaChange, TableSchema},
     sink::Sink,
     source::mysql::{
         self as source,
@@ -50,7 +50,7 @@ impl<S: Sink> Pipeline<S> {
         let (flavor, version) = source::detect_flavor(&self.source).await?;
         tracing::info!(source = %self.source, %version, ?flavor, "connected to the source");
         let mut conn = self.source.connect().await?;
-        let discovered = source::schema::discover(&mut conn, &self.task.spec.objects).await?;
+        let discovered = source::schema::discover(&mut conn, &self.task.selection).await?;
         let _ = conn.disconnect().await;
         let tables: Vec<Arc<TableSchema>> = discovered.iter().map(|d| Arc::new(d.schema.clone())).collect();
         self.metrics.tables_total.set(tables.len() as i64);
@@ -308,7 +308,7 @@ impl<S: Sink> Pipeline<S> {
             .ok_or_else(|| SyncError::definite("no start position", "report this as a bug"))?;
         self.show_position(Some(&from));
         tracing::info!(from = %from, "following the binlog");
-        let mut reader = BinlogReader::open(&self.source, flavor, self.task.server_id, &from, tables).await?;
+        let mut reader = BinlogReader::open(&self.source, flavor, self.task.server_id, &from, tables, &self.task.selection).await?;
         // The reader runs ahead of the applier through a bounded channel: reading and writing
         // overlap, and a slow destination slows the reader instead of filling memory.
         let (tx, mut rx) = mpsc::channel::<SyncResult<Vec<SourceEvent>>>(1024);
@@ -359,8 +359,12 @@ impl<S: Sink> Pipeline<S> {
             };
             for event in events {
                 match event {
-                    SourceEvent::Row(mut change) => {
+                    SourceEvent::Row(change) => {
                         version = Checkpoint::next_version(version, change.commit_ts);
+                        let Some(mut change) = change.route() else {
+                            self.metrics.events_filtered.inc();
+                            continue;
+                        };
                         change.version = version;
                         batch_bytes += change.approx_size();
                         batch.push(change);
@@ -373,10 +377,43 @@ impl<S: Sink> Pipeline<S> {
                         database,
                         statement,
                         position,
+                        why,
                     } => {
                         self.metrics.ddl_skipped.inc();
-                        tracing::warn!(%database, %position, statement = %statement.chars().take(300).collect::<String>(),
-                            "DDL on a selected database is not applied to the destination by this version of Ferry; apply it by hand if it changes a synchronised table");
+                        tracing::info!(%database, %position, %statement, "DDL not applied to the destination: {why}");
+                    }
+                    SourceEvent::Schema {
+                        change,
+                        statement,
+                        position,
+                    } => {
+                        // Everything before the DDL goes first (a DDL ends the transaction before it).
+                        self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                        if !batch.is_empty() {
+                            self.flush_all(&mut batch, &mut committed_len, &mut commit_position, checkpoint)
+                                .await?;
+                        }
+                        batch_bytes = 0;
+                        self.sink.apply_ddl(&change).await?;
+                        self.metrics.ddl_applied.inc();
+                        let name = change.table().source.to_string();
+                        match &change {
+                            // Followed from its creation: nothing to copy after a restart.
+                            SchemaChange::Create(_) => {
+                                checkpoint.tables.insert(
+                                    name,
+                                    TableProgress {
+                                        done: true,
+                                        ..Default::default()
+                                    },
+                                );
+                            }
+                            SchemaChange::Drop(_) => {
+                                checkpoint.tables.remove(&name);
+                            }
+                            _ => {}
+                        }
+                        tracing::info!(%position, %statement, "applied DDL: {}", change.describe());
                     }
                     SourceEvent::Idle => {
                         if batch.is_empty() {

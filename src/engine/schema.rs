@@ -5,7 +5,7 @@ use super::event::TableId;
 
 /// How a column's values are represented. Derived from the source's column type; both the
 /// snapshot and the binlog decode through it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ColumnKind {
     /// Integer of `bytes` width (1, 2, 3, 4, 8).
     Int {
@@ -23,6 +23,7 @@ pub enum ColumnKind {
         charset: String,
     },
     /// Byte strings: BINARY, VARBINARY, BLOB.
+    #[default]
     Binary,
     Bit {
         bits: u32,
@@ -38,10 +39,12 @@ pub enum ColumnKind {
 }
 
 /// One column.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Column {
     /// Source column name.
     pub name: String,
+    /// Destination column name (after `columnMapping` and `capitalization`).
+    pub target: String,
     /// Value representation.
     pub kind: ColumnKind,
     /// The full source type as the server spells it, e.g. `decimal(65,30)`, `int(10) unsigned`.
@@ -55,7 +58,7 @@ pub struct Column {
 }
 
 /// A selected source table: its selected columns, its key and where it goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableSchema {
     /// Source name.
     pub source: TableId,
@@ -68,6 +71,49 @@ pub struct TableSchema {
     pub key: Vec<usize>,
     /// Name of the source index the key comes from (`PRIMARY` or a UNIQUE index).
     pub key_name: String,
+    /// Number of columns of the source table (selected or not), to tell a table map written
+    /// before a column was added when the binlog gives no column names.
+    pub source_width: usize,
+    /// Rows to synchronise (`filter`); `None`: every row.
+    pub filter: Option<std::sync::Arc<super::filter::Filter>>,
+    /// Operations synchronised for this table.
+    pub ops: Operations,
+    /// Whether the task lists this table's columns (`columns:`): a column added on the source
+    /// is then not followed.
+    pub fixed_columns: bool,
+}
+
+/// The operations synchronised for a table (`operations`, inherited from its database).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operations {
+    pub insert: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub create_table: bool,
+    pub drop_table: bool,
+    pub add_column: bool,
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Self::from_list(None)
+    }
+}
+
+impl Operations {
+    /// From a spec list; `None` is every operation.
+    pub fn from_list(list: Option<&[crate::api::Operation]>) -> Self {
+        use crate::api::Operation as O;
+        let has = |op| list.is_none_or(|l| l.contains(&op));
+        Self {
+            insert: has(O::Insert),
+            update: has(O::Update),
+            delete: has(O::Delete),
+            create_table: has(O::CreateTable),
+            drop_table: has(O::DropTable),
+            add_column: has(O::AddColumn),
+        }
+    }
 }
 
 impl TableSchema {
@@ -79,5 +125,75 @@ impl TableSchema {
     /// Index of the column named `name`.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+impl TableSchema {
+    /// The same table with only the columns `keep` accepts (in the same order), its key and
+    /// filter re-bound to them. `None` when a key column is left out.
+    pub fn with_columns(&self, keep: impl Fn(&Column) -> bool) -> Option<TableSchema> {
+        let columns: Vec<Column> = self.columns.iter().filter(|c| keep(c)).cloned().collect();
+        let key = self
+            .key
+            .iter()
+            .map(|&k| columns.iter().position(|c| c.name == self.columns[k].name))
+            .collect::<Option<Vec<_>>>()?;
+        let filter = self.filter.as_ref().map(|f| std::sync::Arc::new(f.bind(&columns)));
+        Some(TableSchema {
+            columns,
+            key,
+            filter,
+            ..self.clone()
+        })
+    }
+}
+
+/// A change of the destination's tables, from source DDL.
+#[derive(Clone, Debug)]
+pub enum SchemaChange {
+    /// A table created on the source that the task selects.
+    Create(std::sync::Arc<TableSchema>),
+    /// A synchronised table dropped on the source.
+    Drop(std::sync::Arc<TableSchema>),
+    /// Columns added: indices into the table's (new) columns, with the source's `DEFAULT` SQL.
+    AddColumns {
+        table: std::sync::Arc<TableSchema>,
+        added: Vec<(usize, Option<String>)>,
+    },
+    /// Synchronised columns dropped (destination names); `table` is the table without them.
+    DropColumns {
+        table: std::sync::Arc<TableSchema>,
+        columns: Vec<String>,
+    },
+    /// Every row deleted.
+    Truncate(std::sync::Arc<TableSchema>),
+}
+
+impl SchemaChange {
+    /// The table the change is about.
+    pub fn table(&self) -> &TableSchema {
+        match self {
+            SchemaChange::Create(t) | SchemaChange::Drop(t) | SchemaChange::Truncate(t) => t,
+            SchemaChange::AddColumns { table, .. } | SchemaChange::DropColumns { table, .. } => table,
+        }
+    }
+
+    /// Short description for logs and events.
+    pub fn describe(&self) -> String {
+        match self {
+            SchemaChange::Create(t) => format!("create table {}", t.target),
+            SchemaChange::Drop(t) => format!("drop table {}", t.target),
+            SchemaChange::AddColumns { table, added } => format!(
+                "add column(s) {} to {}",
+                added
+                    .iter()
+                    .map(|(i, _)| table.columns[*i].target.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                table.target
+            ),
+            SchemaChange::DropColumns { table, columns } => format!("drop column(s) {} of {}", columns.join(", "), table.target),
+            SchemaChange::Truncate(t) => format!("truncate table {}", t.target),
+        }
     }
 }

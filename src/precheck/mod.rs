@@ -161,7 +161,7 @@ async fn ensure_binlog_settings(conn: &mut Conn) -> Vec<PrecheckItem> {
 
 /// Every selected table exists, has a usable key and only supported types.
 async fn ensure_tables(conn: &mut Conn, task: &ValidatedTask) -> PrecheckItem {
-    match discover(conn, &task.spec.objects).await {
+    match discover(conn, &task.selection).await {
         Ok(tables) => passed("tables", false, format!("{} tables selected, each with a usable key", tables.len())),
         Err(e) => failed(
             "tables",

@@ -10,7 +10,7 @@ use super::{
     checkpoint::Checkpoint,
     event::{ChangeEvent, Row, RowChange},
     retry::SyncResult,
-    schema::TableSchema,
+    schema::{SchemaChange, TableSchema},
 };
 
 /// A destination that applies change events idempotently and keeps the task's checkpoint.
@@ -27,6 +27,10 @@ pub trait Sink: Send {
     /// Applies `batch` in order — upserts of full after-images, deletes by key — and stores
     /// `checkpoint`, atomically. Fails definitely when another worker has claimed the task.
     fn apply(&mut self, batch: &[ChangeEvent], checkpoint: &Checkpoint) -> impl Future<Output = SyncResult<()>> + Send;
+
+    /// Applies a table change from source DDL, idempotently (it is replayed after a crash
+    /// between the change and the next checkpoint).
+    fn apply_ddl(&mut self, change: &SchemaChange) -> impl Future<Output = SyncResult<()>> + Send;
 }
 
 /// What one change does to the destination, in order.
@@ -78,12 +82,14 @@ pub(crate) fn net_effect(writes: Vec<Planned<'_>>) -> Vec<Planned<'_>> {
     use std::collections::HashMap;
     /// A row's key; `Eq` is sound because key values are never NaN.
     #[derive(PartialEq, Hash)]
-    struct Key<'a>(*const TableSchema, Vec<&'a crate::engine::event::Value>);
+    struct Key<'a>(&'a super::event::TableId, Vec<&'a crate::engine::event::Value>);
     impl Eq for Key<'_> {}
     let mut last: HashMap<Key<'_>, usize> = HashMap::with_capacity(writes.len());
     let mut slots: Vec<Option<Planned<'_>>> = Vec::with_capacity(writes.len());
     for planned in writes {
-        let key = Key(Arc::as_ptr(planned.0), planned.0.key_of(planned.1.row()));
+        // By destination table, not schema object: rows logged before and after an ADD COLUMN
+        // carry different schemas of the same table.
+        let key = Key(&planned.0.target, planned.0.key_of(planned.1.row()));
         match last.get(&key) {
             Some(&at) => slots[at] = Some(planned),
             None => {
@@ -116,4 +122,43 @@ pub(crate) fn lane_of(table: &TableSchema, row: &Row, lanes: usize) -> usize {
         row[k].hash(&mut hasher);
     }
     (hasher.finish() % lanes as u64) as usize
+}
+
+/// Fails when a DECIMAL column of `table` has another precision or scale in the existing
+/// destination table (`existing`: destination column name and type as the destination spells
+/// it), naming each column and both precisions.
+pub(crate) fn check_decimals(table: &TableSchema, existing: &[(String, String)]) -> SyncResult<()> {
+    let mut problems = Vec::new();
+    for column in &table.columns {
+        let super::schema::ColumnKind::Decimal { precision, scale } = column.kind else {
+            continue;
+        };
+        let Some((_, ty)) = existing.iter().find(|(n, _)| *n == column.target) else {
+            continue;
+        };
+        let lower = ty.to_ascii_lowercase();
+        let Some(args) = lower.strip_prefix("decimal(").and_then(|r| r.split(')').next()) else {
+            continue;
+        };
+        let mut parts = args.split(',').map(|p| p.trim().parse::<u32>().ok());
+        let (p, s) = (parts.next().flatten(), parts.next().flatten().unwrap_or(0));
+        if p != Some(precision) || s != scale {
+            problems.push(format!(
+                "column `{}` is DECIMAL({precision},{scale}) in the source and {} in the destination",
+                column.target,
+                ty.to_ascii_uppercase()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(super::retry::SyncError::definite(
+        format!(
+            "DECIMAL precision mismatch in destination table `{}`: {}",
+            table.target,
+            problems.join("; ")
+        ),
+        "alter the destination column to the source's DECIMAL(precision,scale), or map the table to a new name (targetName)",
+    ))
 }

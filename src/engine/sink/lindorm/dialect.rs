@@ -230,20 +230,73 @@ pub fn create_table(dialect: Dialect, table: &TableSchema) -> Result<String, Str
     }
     let mut sql = format!("CREATE TABLE IF NOT EXISTS {} (", table_name(&table.target));
     for (column, ty) in &columns {
-        let in_key = table.key.iter().any(|&k| table.columns[k].name == column.name);
+        let in_key = table.key.iter().any(|&k| table.columns[k].target == column.target);
         let ty = match dialect.server {
             Server::Lindorm => ty.sql(),
             Server::MariaDbStandIn => ty.stand_in_sql(in_key),
         };
-        let _ = write!(sql, "{} {ty}", ident(&column.name));
+        let _ = write!(sql, "{} {ty}", ident(&column.target));
         if !column.nullable || in_key {
             sql.push_str(" NOT NULL");
         }
         sql.push_str(", ");
     }
-    let keys: Vec<String> = table.key.iter().map(|&k| ident(&table.columns[k].name)).collect();
+    let keys: Vec<String> = table.key.iter().map(|&k| ident(&table.columns[k].target)).collect();
     let _ = write!(sql, "PRIMARY KEY({}))", keys.join(", "));
     Ok(sql)
+}
+
+/// `ALTER TABLE … ADD COLUMN c TYPE[, ADD COLUMN …]` for the columns at `added`. Lindorm takes
+/// no `DEFAULT`, no `NOT NULL` and no `FIRST`/`AFTER` here: the source's attributes are left
+/// out (as DTS does) and the columns go at the end.
+pub fn add_columns(dialect: Dialect, table: &TableSchema, added: &[usize]) -> Result<String, String> {
+    let mut parts = Vec::with_capacity(added.len());
+    for &i in added {
+        let column = &table.columns[i];
+        let ty = map_type(column).map_err(|why| format!("column `{}` ({}): {why}", column.name, column.column_type))?;
+        let ty = match dialect.server {
+            Server::Lindorm => ty.sql(),
+            Server::MariaDbStandIn => ty.stand_in_sql(false),
+        };
+        parts.push(format!("ADD COLUMN {} {ty}", ident(&column.target)));
+    }
+    Ok(format!("ALTER TABLE {} {}", table_name(&table.target), parts.join(", ")))
+}
+
+/// `ALTER TABLE … DROP COLUMN c`.
+pub fn drop_column(table: &TableSchema, column: &str) -> String {
+    format!("ALTER TABLE {} DROP COLUMN {}", table_name(&table.target), ident(column))
+}
+
+/// `DROP TABLE IF EXISTS …`.
+pub fn drop_table(table: &TableSchema) -> String {
+    format!("DROP TABLE IF EXISTS {}", table_name(&table.target))
+}
+
+/// `TRUNCATE TABLE …`.
+pub fn truncate_table(table: &TableSchema) -> String {
+    format!("TRUNCATE TABLE {}", table_name(&table.target))
+}
+
+/// `DESCRIBE …`: one row per column. Inference (docs/lindorm.md): Lindorm's answer names its
+/// columns differently from MySQL's (`Field`/`Type`); [`described_columns`] reads either.
+pub fn describe(table: &TableSchema) -> String {
+    format!("DESCRIBE {}", table_name(&table.target))
+}
+
+/// (name, type) of each column in a `DESCRIBE` answer whose header is `header`: the name from
+/// `Field`/`COLUMN_NAME`, the type from `Type`/`TYPE_NAME`/`DATA_TYPE`/`TYPE`.
+pub fn described_columns(header: &[String], rows: &[Vec<String>]) -> Vec<(String, String)> {
+    let find = |names: &[&str]| header.iter().position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)));
+    let (Some(name), Some(ty)) = (
+        find(&["Field", "COLUMN_NAME"]),
+        find(&["Type", "TYPE_NAME", "DATA_TYPE", "COLUMN_TYPE"]),
+    ) else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(|r| Some((r.get(name)?.clone(), r.get(ty)?.clone())))
+        .collect()
 }
 
 /// The keyword of a full-row write: `UPSERT`, or `REPLACE` on a MariaDB stand-in.
@@ -262,7 +315,7 @@ pub fn upsert(dialect: Dialect, table: &TableSchema, rows: &[&Row], version: i64
     let head = format!(
         "{verb} /*+ _l_ts_({version}) */ INTO {} ({}) VALUES ",
         table_name(&table.target),
-        table.columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ")
+        table.columns.iter().map(|c| ident(&c.target)).collect::<Vec<_>>().join(", ")
     );
     let mut statements = Vec::new();
     let mut sql = head.clone();
@@ -305,7 +358,7 @@ pub fn delete(dialect: Dialect, table: &TableSchema, row: &Row, version: i64) ->
                 column.name
             ));
         }
-        terms.push(format!("{} = {value}", ident(&column.name)));
+        terms.push(format!("{} = {value}", ident(&column.target)));
     }
     Ok(format!(
         "DELETE /*+ _l_ts_({version}) */ FROM {} WHERE {}",

@@ -35,7 +35,7 @@ use crate::engine::{
     event::{ChangeEvent, Row},
     mysql_conn::{Endpoint, classify},
     retry::{ErrorClass, SyncError, SyncResult},
-    schema::TableSchema,
+    schema::{SchemaChange, TableSchema},
 };
 
 /// Largest statement Ferry sends, and so the client's packet limit (Lindorm's request limit).
@@ -327,9 +327,81 @@ fn fenced(task: &str, epoch: i64) -> SyncError {
     )
 }
 
-impl Sink for LindormSink {
-    async fn prepare(&mut self, tables: &[Arc<TableSchema>], _use_existing_as_is: bool) -> SyncResult<()> {
-        let result = async {
+impl LindormSink {
+    /// Columns (name, type) of the destination table, `None` when it does not exist (or the
+    /// server does not describe it).
+    async fn existing_columns(&mut self, table: &TableSchema) -> SyncResult<Option<Vec<(String, String)>>> {
+        self.connect().await?;
+        let rows: Vec<mysql_async::Row> = match self.conns[0].query(dialect::describe(table)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                let e = classify(&e);
+                if e.class == crate::engine::retry::ErrorClass::Connection {
+                    return Err(e);
+                }
+                return Ok(None);
+            }
+        };
+        let Some(first) = rows.first() else { return Ok(None) };
+        let header: Vec<String> = first.columns_ref().iter().map(|c| c.name_str().into_owned()).collect();
+        let values: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|row| {
+                row.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                        other => other.as_sql(true),
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Some(dialect::described_columns(&header, &values)))
+    }
+
+    async fn apply_ddl_inner(&mut self, change: &SchemaChange) -> SyncResult<()> {
+        self.connect().await?;
+        let sql = match change {
+            SchemaChange::Create(table) => return self.prepare_tables(std::slice::from_ref(table)).await,
+            SchemaChange::Drop(table) => vec![dialect::drop_table(table)],
+            SchemaChange::Truncate(table) => vec![dialect::truncate_table(table)],
+            SchemaChange::AddColumns { table, added } => {
+                let existing = self.existing_columns(table).await?.unwrap_or_default();
+                let missing: Vec<usize> = added
+                    .iter()
+                    .map(|(i, _)| *i)
+                    .filter(|&i| !existing.iter().any(|(n, _)| *n == table.columns[i].target))
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(());
+                }
+                vec![dialect::add_columns(self.dialect(), table, &missing).map_err(|why| {
+                    SyncError::definite(
+                        format!("a column added to `{}` cannot be synchronized to Lindorm: {why}", table.source),
+                        "list the table's columns (spec.objects[].tables[].columns) to leave the column out, or drop it on the source",
+                    )
+                })?]
+            }
+            SchemaChange::DropColumns { table, columns } => {
+                let existing = self.existing_columns(table).await?.unwrap_or_default();
+                columns
+                    .iter()
+                    .filter(|c| existing.iter().any(|(n, _)| n == *c))
+                    .map(|c| dialect::drop_column(table, c))
+                    .collect()
+            }
+        };
+        for statement in sql {
+            self.conns[0]
+                .query_drop(&statement)
+                .await
+                .map_err(|e| classify(&e).context(format!("apply `{statement}` to Lindorm")))?;
+        }
+        Ok(())
+    }
+
+    async fn prepare_tables(&mut self, tables: &[Arc<TableSchema>]) -> SyncResult<()> {
+        {
             self.connect().await?;
             let d = self.dialect();
             let mut namespaces = std::collections::BTreeSet::new();
@@ -346,6 +418,10 @@ impl Sink for LindormSink {
                         .await
                         .map_err(|e| classify(&e).context(format!("create namespace `{}`", table.target.database)))?;
                 }
+                if let Some(existing) = self.existing_columns(table).await? {
+                    super::check_decimals(table, &existing)?;
+                    continue;
+                }
                 self.conns[0]
                     .query_drop(create)
                     .await
@@ -353,7 +429,17 @@ impl Sink for LindormSink {
             }
             Ok(())
         }
-        .await;
+    }
+}
+
+impl Sink for LindormSink {
+    async fn prepare(&mut self, tables: &[Arc<TableSchema>], _use_existing_as_is: bool) -> SyncResult<()> {
+        let result = self.prepare_tables(tables).await;
+        result.map_err(|e| self.on_error(e))
+    }
+
+    async fn apply_ddl(&mut self, change: &SchemaChange) -> SyncResult<()> {
+        let result = self.apply_ddl_inner(change).await;
         result.map_err(|e| self.on_error(e))
     }
 

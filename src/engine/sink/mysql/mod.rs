@@ -27,7 +27,7 @@ use crate::engine::{
     event::{ChangeEvent, Row},
     mysql_conn::{Endpoint, classify, push_sql_literal, quote_ident, quote_table, sql_literal},
     retry::{ErrorClass, SyncError, SyncResult},
-    schema::TableSchema,
+    schema::{SchemaChange, TableSchema},
 };
 
 /// MySQL/MariaDB destination.
@@ -40,6 +40,8 @@ pub struct MysqlSink {
     checkpoint_db: String,
     task: String,
     epoch: i64,
+    /// `conflictingTables: ignore`, remembered for tables created by DDL later.
+    as_is: bool,
 }
 
 impl MysqlSink {
@@ -53,6 +55,7 @@ impl MysqlSink {
             checkpoint_db,
             task: String::new(),
             epoch: 0,
+            as_is: false,
         }
     }
 
@@ -179,8 +182,16 @@ const SESSION_SETUP: &str = "SET NAMES utf8mb4, time_zone = '+00:00', foreign_ke
 
 impl Sink for MysqlSink {
     async fn prepare(&mut self, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> SyncResult<()> {
+        self.as_is = use_existing_as_is;
         let conn = self.conn().await?;
         let result = schema::prepare_tables(conn, tables, use_existing_as_is).await;
+        result.map_err(|e| self.on_error(e))
+    }
+
+    async fn apply_ddl(&mut self, change: &SchemaChange) -> SyncResult<()> {
+        let as_is = self.as_is;
+        let conn = self.conn().await?;
+        let result = schema::apply_ddl(conn, change, as_is).await;
         result.map_err(|e| self.on_error(e))
     }
 
@@ -265,13 +276,13 @@ fn pack(head: &str, items: impl Iterator<Item = String>, separator: &str, tail: 
 }
 
 fn upsert(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
-    let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.target)).collect();
     let updates: Vec<String> = table
         .columns
         .iter()
         .enumerate()
         .filter(|(i, _)| !table.key.contains(i))
-        .map(|(_, c)| format!("{0} = VALUES({0})", quote_ident(&c.name)))
+        .map(|(_, c)| format!("{0} = VALUES({0})", quote_ident(&c.target)))
         .collect();
     // A table whose every column is in the key has nothing to update: re-assign the first key
     // column to itself so the statement stays an idempotent no-op on duplicates.
@@ -298,7 +309,7 @@ fn upsert(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
 }
 
 fn delete(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
-    let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
+    let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].target)).collect();
     if keys.len() == 1 {
         let head = format!("DELETE FROM {} WHERE {} IN (", quote_table(&table.target), keys[0]);
         let values = rows.iter().map(|r| sql_literal(&r[table.key[0]]));
@@ -332,11 +343,13 @@ mod tests {
     fn table() -> Arc<TableSchema> {
         let col = |n: &str, o| Column {
             name: n.into(),
+            target: n.into(),
             kind: ColumnKind::Int { unsigned: false, bytes: 4 },
             column_type: "int".into(),
             nullable: false,
             ordinal: o,
             collation: None,
+            ..Default::default()
         };
         Arc::new(TableSchema {
             source: TableId::new("s", "t"),
@@ -344,6 +357,7 @@ mod tests {
             columns: vec![col("id", 0), col("v", 1)],
             key: vec![0],
             key_name: "PRIMARY".into(),
+            ..Default::default()
         })
     }
 

@@ -9,7 +9,7 @@ use crate::engine::{
     checkpoint::Checkpoint,
     mysql_conn::{classify, quote_ident, quote_table},
     retry::{SyncError, SyncResult},
-    schema::{ColumnKind, TableSchema},
+    schema::{ColumnKind, SchemaChange, TableSchema},
 };
 
 /// Creates missing destination tables and checks existing ones.
@@ -36,6 +36,11 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], use_ex
             tracing::info!(table = %target, "created destination table");
         } else if !use_existing_as_is {
             check_compatible(table, &existing)?;
+        } else {
+            // Used as it is, except that a DECIMAL of another precision would round or refuse
+            // values: that always fails.
+            let types: Vec<(String, String)> = existing.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
+            crate::engine::sink::check_decimals(table, &types)?;
         }
     }
     Ok(())
@@ -46,22 +51,8 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], use_ex
 /// other UNIQUE keys are left out on purpose: every write carries every column, and a UNIQUE
 /// key could be transiently violated while the binlog replays over a snapshot.
 pub fn create_table_sql(table: &TableSchema) -> String {
-    let mut parts: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| {
-            let mut def = format!("{} {}", quote_ident(&c.name), c.column_type);
-            if let (ColumnKind::Text { charset }, Some(collation)) = (&c.kind, &c.collation) {
-                def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
-            } else if let (ColumnKind::Enum(_) | ColumnKind::Set(_), Some(collation)) = (&c.kind, &c.collation) {
-                let charset = collation.split('_').next().unwrap_or("utf8mb4");
-                def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
-            }
-            def.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
-            def
-        })
-        .collect();
-    let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
+    let mut parts: Vec<String> = table.columns.iter().map(column_def).collect();
+    let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].target)).collect();
     parts.push(format!("PRIMARY KEY ({})", keys.join(", ")));
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
@@ -70,22 +61,93 @@ pub fn create_table_sql(table: &TableSchema) -> String {
     )
 }
 
+/// A column's definition: destination name, source type, character set and nullability.
+fn column_def(c: &crate::engine::schema::Column) -> String {
+    let mut def = format!("{} {}", quote_ident(&c.target), c.column_type);
+    if let (ColumnKind::Text { charset }, Some(collation)) = (&c.kind, &c.collation) {
+        def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
+    } else if let (ColumnKind::Enum(_) | ColumnKind::Set(_), Some(collation)) = (&c.kind, &c.collation) {
+        let charset = collation.split('_').next().unwrap_or("utf8mb4");
+        def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
+    }
+    def.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
+    def
+}
+
+/// Destination column names of `target`.
+async fn destination_columns(conn: &mut Conn, target: &crate::engine::event::TableId) -> SyncResult<Vec<String>> {
+    conn.exec(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+        (target.database.as_str(), target.table.as_str()),
+    )
+    .await
+    .map_err(|e| classify(&e).context(format!("inspect destination table `{target}`")))
+}
+
+/// Applies a table change from source DDL. Idempotent: creates only what is missing, drops
+/// only what exists. Added columns keep the source's `DEFAULT` (rows that exist get it on both
+/// ends) and its place among the synchronised columns.
+pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, use_existing_as_is: bool) -> SyncResult<()> {
+    let run = async |conn: &mut Conn, sql: String| {
+        conn.query_drop(&sql)
+            .await
+            .map_err(|e| classify(&e).context(format!("apply `{}` to the destination", sql.chars().take(200).collect::<String>())))
+    };
+    match change {
+        SchemaChange::Create(table) => prepare_tables(conn, std::slice::from_ref(table), use_existing_as_is).await,
+        SchemaChange::Drop(table) => run(conn, format!("DROP TABLE IF EXISTS {}", quote_table(&table.target))).await,
+        SchemaChange::Truncate(table) => run(conn, format!("TRUNCATE TABLE {}", quote_table(&table.target))).await,
+        SchemaChange::AddColumns { table, added } => {
+            let existing = destination_columns(conn, &table.target).await?;
+            let mut added = added.clone();
+            added.sort_by_key(|(i, _)| *i);
+            for (i, default) in added {
+                let column = &table.columns[i];
+                if existing.contains(&column.target) {
+                    continue;
+                }
+                let mut sql = format!("ALTER TABLE {} ADD COLUMN {}", quote_table(&table.target), column_def(column));
+                if let Some(default) = default {
+                    sql.push_str(&format!(" DEFAULT {default}"));
+                }
+                match i {
+                    0 => sql.push_str(" FIRST"),
+                    _ => sql.push_str(&format!(" AFTER {}", quote_ident(&table.columns[i - 1].target))),
+                }
+                run(conn, sql).await?;
+            }
+            Ok(())
+        }
+        SchemaChange::DropColumns { table, columns } => {
+            let existing = destination_columns(conn, &table.target).await?;
+            for column in columns.iter().filter(|c| existing.contains(c)) {
+                run(
+                    conn,
+                    format!("ALTER TABLE {} DROP COLUMN {}", quote_table(&table.target), quote_ident(column)),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// An existing destination table is compatible when it has every selected column with the same
 /// type and its primary key is the source key.
 fn check_compatible(table: &TableSchema, existing: &[(String, String, String)]) -> SyncResult<()> {
     let by_name: BTreeMap<&str, (&str, &str)> = existing.iter().map(|(n, t, k)| (n.as_str(), (t.as_str(), k.as_str()))).collect();
     let mut problems = Vec::new();
     for column in &table.columns {
-        match by_name.get(column.name.as_str()) {
-            None => problems.push(format!("column `{}` is missing", column.name)),
+        match by_name.get(column.target.as_str()) {
+            None => problems.push(format!("column `{}` is missing", column.target)),
             Some((ty, _)) if normalize(ty) != normalize(&column.column_type) => {
-                problems.push(format!("column `{}` is {ty}, the source has {}", column.name, column.column_type))
+                problems.push(format!("column `{}` is {ty}, the source has {}", column.target, column.column_type))
             }
             _ => {}
         }
     }
     let dest_key: Vec<&str> = existing.iter().filter(|(_, _, k)| k == "PRI").map(|(n, _, _)| n.as_str()).collect();
-    let mut source_key: Vec<&str> = table.key.iter().map(|&i| table.columns[i].name.as_str()).collect();
+    let mut source_key: Vec<&str> = table.key.iter().map(|&i| table.columns[i].target.as_str()).collect();
     let mut sorted_dest = dest_key.clone();
     sorted_dest.sort_unstable();
     source_key.sort_unstable();

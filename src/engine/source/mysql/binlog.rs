@@ -16,25 +16,41 @@ use futures::StreamExt;
 use mysql_async::{BinlogStream, BinlogStreamRequest, prelude::Queryable};
 use mysql_common::binlog::events::{EventData, RowsEventData, TableMapEvent};
 
+use super::schema::discover_table;
 use super::{
     Flavor,
     decode::{Origin, decode},
 };
 use crate::engine::{
-    event::{ChangeEvent, GtidState, Position, Row, RowChange},
+    ddl::{self, DdlOp},
+    event::{ChangeEvent, GtidState, Position, Row, RowChange, TableId},
     mysql_conn::{Endpoint, classify},
     retry::{ErrorClass, SyncError, SyncResult},
-    schema::TableSchema,
+    schema::{SchemaChange, TableSchema},
+    select::Selection,
 };
+
+fn key_of(table: &TableId) -> (String, String) {
+    (table.database.clone(), table.table.clone())
+}
 
 /// What the binlog reader passes on.
 #[derive(Debug)]
 pub enum SourceEvent {
     /// A row change of a selected table.
     Row(ChangeEvent),
-    /// A DDL statement on a selected database.
+    /// A DDL statement about a synchronised table with no effect on the destination (or one
+    /// the task's operations leave out): logged and counted.
     Ddl {
         database: String,
+        statement: String,
+        position: Position,
+        why: String,
+    },
+    /// A DDL statement that changes the destination's tables; the reader already decodes
+    /// later events with the new schema.
+    Schema {
+        change: SchemaChange,
         statement: String,
         position: Position,
     },
@@ -54,6 +70,10 @@ struct Binding {
 /// A binlog stream positioned at a resume point.
 pub struct BinlogReader {
     stream: BinlogStream,
+    endpoint: Endpoint,
+    selection: Selection,
+    /// Connection for rediscovering tables after DDL, opened on first use.
+    side: Option<mysql_async::Conn>,
     tables: HashMap<(String, String), Arc<TableSchema>>,
     bindings: HashMap<u64, Option<Binding>>,
     file: String,
@@ -94,6 +114,7 @@ impl BinlogReader {
         server_id: u32,
         from: &Position,
         tables: &[Arc<TableSchema>],
+        selection: &Selection,
     ) -> SyncResult<BinlogReader> {
         let mut conn = endpoint.connect().await?;
         let ctx = |e: mysql_async::Error| classify(&e).context(format!("start reading the binlog of {endpoint} at {from}"));
@@ -111,6 +132,9 @@ impl BinlogReader {
         let stream = conn.get_binlog_stream(request).await.map_err(ctx)?;
         Ok(BinlogReader {
             stream,
+            endpoint: endpoint.clone(),
+            selection: selection.clone(),
+            side: None,
             tables: tables
                 .iter()
                 .map(|t| ((t.source.database.clone(), t.source.table.clone()), t.clone()))
@@ -252,15 +276,14 @@ impl BinlogReader {
                         ));
                     }
                     if !is_dml(&trimmed) {
-                        out.push(SourceEvent::Ddl {
-                            database: schema,
-                            statement: sql.into_owned(),
-                            position: Position {
-                                file: self.file.clone(),
-                                pos: end_pos,
-                                gtid: self.gtid.clone(),
-                            },
-                        });
+                        let position = Position {
+                            file: self.file.clone(),
+                            pos: end_pos,
+                            gtid: self.gtid.clone(),
+                        };
+                        let at = here();
+                        let sql = sql.into_owned();
+                        out.extend(self.on_ddl(&sql, &schema, position, &at).await?);
                     }
                     // DDL is its own transaction (MariaDB marks it standalone; MySQL commits it
                     // implicitly): its end is a resume point.
@@ -274,8 +297,11 @@ impl BinlogReader {
             }
             EventData::XidEvent(_) => out.push(self.commit(end_pos, header.timestamp())),
             EventData::TableMapEvent(tme) => {
-                let binding = self.bind(&tme)?;
-                self.bindings.insert(tme.table_id(), binding);
+                // A table id names one version of a table's definition: bind it once.
+                if !self.bindings.contains_key(&tme.table_id()) {
+                    let binding = self.bind(&tme)?;
+                    self.bindings.insert(tme.table_id(), binding);
+                }
             }
             EventData::RowsEvent(rows) => {
                 if matches!(rows, RowsEventData::PartialUpdateRowsEvent(_)) {
@@ -337,6 +363,192 @@ impl BinlogReader {
         }
     }
 
+    /// Follows a DDL statement: updates the tables this reader decodes and says what the
+    /// destination has to do. Fails definitely on a change to a synchronised table that Ferry
+    /// cannot follow, naming the statement and its position.
+    async fn on_ddl(&mut self, sql: &str, default_db: &str, position: Position, here: &str) -> SyncResult<Vec<SourceEvent>> {
+        let mut out = Vec::new();
+        let short = truncate(sql, 300);
+        let skip = |out: &mut Vec<SourceEvent>, why: String| {
+            out.push(SourceEvent::Ddl {
+                database: default_db.to_string(),
+                statement: short.clone(),
+                position: position.clone(),
+                why,
+            })
+        };
+        let cannot = |table: &TableId, what: &str| {
+            SyncError::definite(
+                format!("the source ran DDL Ferry cannot follow on synchronised table `{table}` ({what}) at {here}: {short}"),
+                "Ferry follows CREATE/DROP TABLE, ADD/DROP COLUMN and TRUNCATE (docs/ddl.md). Make the same change in the \
+                 destination and re-create the task with a new full sync, or leave the table out of spec.objects",
+            )
+        };
+        let changed = |change: SchemaChange| SourceEvent::Schema {
+            change,
+            statement: short.clone(),
+            position: position.clone(),
+        };
+        for op in ddl::parse(sql, default_db) {
+            match op {
+                DdlOp::Unrelated => {}
+                DdlOp::NoEffect { table, what } => {
+                    if self.tables.contains_key(&key_of(&table)) {
+                        skip(&mut out, format!("{what} does not change rows"));
+                    }
+                }
+                DdlOp::CreateTable(table) => {
+                    if self.selection.table(&table.database, &table.table).is_none() {
+                        continue;
+                    }
+                    if !self.selection.operations(&table.database, &table.table).create_table {
+                        skip(&mut out, format!("createTable is off for `{table}`: the new table is not followed"));
+                        continue;
+                    }
+                    match self.rediscover(&table, here).await? {
+                        Some(schema) => {
+                            let schema = Arc::new(schema);
+                            self.tables.insert(key_of(&table), schema.clone());
+                            out.push(changed(SchemaChange::Create(schema)));
+                        }
+                        None => skip(&mut out, format!("`{table}` no longer exists on the source")),
+                    }
+                }
+                DdlOp::DropTables(tables) => {
+                    for table in tables {
+                        let Some(schema) = self.tables.remove(&key_of(&table)) else {
+                            continue;
+                        };
+                        if schema.ops.drop_table {
+                            out.push(changed(SchemaChange::Drop(schema)));
+                        } else {
+                            skip(&mut out, format!("dropTable is off for `{table}`: the destination table is kept"));
+                        }
+                    }
+                }
+                DdlOp::AddColumns { table, columns } => {
+                    let Some(old) = self.tables.get(&key_of(&table)).cloned() else {
+                        continue;
+                    };
+                    let Some(now) = self.rediscover(&table, here).await? else {
+                        continue;
+                    };
+                    let follow = old.ops.add_column && !old.fixed_columns;
+                    let added: Vec<&str> = columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .filter(|n| now.column_index(n).is_some() && old.column_index(n).is_none())
+                        .collect();
+                    // Not followed: keep the columns it had, at their new positions.
+                    let now = if follow {
+                        now
+                    } else {
+                        now.with_columns(|c| old.column_index(&c.name).is_some())
+                            .ok_or_else(|| cannot(&table, "its key changed"))?
+                    };
+                    let now = Arc::new(now);
+                    self.tables.insert(key_of(&table), now.clone());
+                    if !follow {
+                        let why = if old.fixed_columns {
+                            "the task lists the table's columns"
+                        } else {
+                            "addColumn is off"
+                        };
+                        skip(&mut out, format!("{why}: new column(s) of `{table}` are not followed"));
+                    } else if !added.is_empty() {
+                        let added = added
+                            .iter()
+                            .filter_map(|n| {
+                                let default = columns.iter().find(|c| c.name == *n).and_then(|c| c.default.clone());
+                                now.column_index(n).map(|i| (i, default))
+                            })
+                            .collect();
+                        out.push(changed(SchemaChange::AddColumns { table: now, added }));
+                    }
+                }
+                DdlOp::DropColumns { table, columns } => {
+                    let Some(old) = self.tables.get(&key_of(&table)).cloned() else {
+                        continue;
+                    };
+                    let dropped: Vec<usize> = columns.iter().filter_map(|c| old.column_index(c)).collect();
+                    if dropped.is_empty() {
+                        skip(&mut out, format!("the dropped column(s) of `{table}` are not synchronised"));
+                        continue;
+                    }
+                    if dropped.iter().any(|i| old.key.contains(i)) {
+                        return Err(cannot(&table, "DROP COLUMN of a key column"));
+                    }
+                    if let Some(filter) = &old.filter
+                        && filter.columns().iter().any(|c| columns.contains(c))
+                    {
+                        return Err(cannot(&table, "DROP COLUMN of a column its filter reads"));
+                    }
+                    let now = match self.rediscover(&table, here).await? {
+                        Some(now) => now.with_columns(|c| old.column_index(&c.name).is_some()),
+                        None => old.with_columns(|c| !columns.contains(&c.name)),
+                    }
+                    .ok_or_else(|| cannot(&table, "its key changed"))?;
+                    let now = Arc::new(now);
+                    self.tables.insert(key_of(&table), now.clone());
+                    let targets = dropped.iter().map(|&i| old.columns[i].target.clone()).collect();
+                    out.push(changed(SchemaChange::DropColumns {
+                        table: now,
+                        columns: targets,
+                    }));
+                }
+                DdlOp::Truncate(tables) => {
+                    for table in tables {
+                        let Some(schema) = self.tables.get(&key_of(&table)).cloned() else {
+                            continue;
+                        };
+                        if schema.ops.delete {
+                            out.push(changed(SchemaChange::Truncate(schema)));
+                        } else {
+                            skip(&mut out, format!("delete is off for `{table}`: TRUNCATE is not applied"));
+                        }
+                    }
+                }
+                DdlOp::Unsupported { table, columns, what } => {
+                    let schema = self.tables.get(&key_of(&table)).cloned();
+                    let selected = self.selection.table(&table.database, &table.table).is_some();
+                    match schema {
+                        Some(schema) if !columns.is_empty() && columns.iter().all(|c| schema.column_index(c).is_none()) => {
+                            skip(&mut out, format!("{what} of a column `{table}` does not synchronise"));
+                        }
+                        Some(_) => return Err(cannot(&table, &what)),
+                        None if selected && columns.is_empty() => return Err(cannot(&table, &what)),
+                        None => {}
+                    }
+                }
+            }
+        }
+        // Table ids of changed tables are not reused by the server, but bindings are cheap to
+        // rebuild: start afresh after any DDL that concerned a synchronised table.
+        if !out.is_empty() {
+            self.bindings.clear();
+        }
+        Ok(out)
+    }
+
+    /// The table as the source has it now, as the task selects it; `None` when it is gone.
+    async fn rediscover(&mut self, table: &TableId, here: &str) -> SyncResult<Option<TableSchema>> {
+        if self.side.is_none() {
+            self.side = Some(self.endpoint.connect().await?);
+        }
+        let conn = self
+            .side
+            .as_mut()
+            .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no side connection"))?;
+        match discover_table(conn, &self.selection, &table.database, &table.table).await {
+            Ok(found) => Ok(found.map(|d| d.schema)),
+            Err(e) if e.class != ErrorClass::Definite => {
+                self.side = None;
+                Err(e)
+            }
+            Err(e) => Err(e.context(format!("follow DDL at {here}"))),
+        }
+    }
+
     fn bind(&self, tme: &TableMapEvent<'_>) -> SyncResult<Option<Binding>> {
         let key = (tme.database_name().into_owned(), tme.table_name().into_owned());
         let Some(schema) = self.tables.get(&key) else {
@@ -353,11 +565,39 @@ impl BinlogReader {
             })
             .unwrap_or_default();
         let count = tme.columns_count() as usize;
-        let columns: Vec<Option<usize>> = if names.len() == count {
-            names.iter().map(|n| schema.column_index(n)).collect()
+        let (schema, columns): (Arc<TableSchema>, Vec<Option<usize>>) = if names.len() == count {
+            // Column names in the table map: the row is decoded as the table was when it was
+            // logged, also when a later ALTER added columns that are in `schema` now.
+            if schema.columns.iter().all(|c| names.contains(&c.name)) {
+                (schema.clone(), names.iter().map(|n| schema.column_index(n)).collect())
+            } else {
+                let view = schema.with_columns(|c| names.contains(&c.name)).ok_or_else(|| {
+                    SyncError::definite(
+                        format!("table map of `{}` lacks a key column", schema.source),
+                        "the table's key changed on the source; re-create the task",
+                    )
+                })?;
+                let columns = names.iter().map(|n| view.column_index(n)).collect();
+                (Arc::new(view), columns)
+            }
         } else {
-            // binlog_row_metadata MINIMAL: match by position in the source table.
-            (0..count).map(|i| schema.columns.iter().position(|c| c.ordinal == i)).collect()
+            // binlog_row_metadata MINIMAL: match by position in the source table, which only
+            // works while the table has the shape Ferry knows.
+            if count != schema.source_width {
+                return Err(SyncError::definite(
+                    format!(
+                        "the binlog has `{}` with {count} columns, the table has {} now, and without column names \
+                         (binlog_row_metadata=MINIMAL) Ferry cannot tell which column is which",
+                        schema.source, schema.source_width
+                    ),
+                    "SET GLOBAL binlog_row_metadata = 'FULL' on the source (and in its config); the events already \
+                     logged without names need a new full sync of the table",
+                ));
+            }
+            (
+                schema.clone(),
+                (0..count).map(|i| schema.columns.iter().position(|c| c.ordinal == i)).collect(),
+            )
         };
         for &k in &schema.key {
             if !columns.contains(&Some(k)) {
@@ -367,10 +607,7 @@ impl BinlogReader {
                 ));
             }
         }
-        Ok(Some(Binding {
-            schema: schema.clone(),
-            columns,
-        }))
+        Ok(Some(Binding { schema, columns }))
     }
 
     fn rows(&self, rows: &RowsEventData<'_>, ts: u32, here: &str, out: &mut Vec<SourceEvent>) -> SyncResult<()> {

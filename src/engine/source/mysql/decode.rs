@@ -217,11 +217,13 @@ mod tests {
     fn col(kind: ColumnKind) -> Column {
         Column {
             name: "c".into(),
+            target: "c".into(),
             kind,
             column_type: "t".into(),
             nullable: true,
             ordinal: 0,
             collation: None,
+            ..Default::default()
         }
     }
 

@@ -4,14 +4,12 @@ use std::collections::BTreeMap;
 
 use mysql_async::{Conn, prelude::Queryable};
 
-use crate::{
-    api::ObjectSpec,
-    engine::{
-        event::TableId,
-        mysql_conn::classify,
-        retry::{SyncError, SyncResult},
-        schema::{Column, ColumnKind, TableSchema},
-    },
+use crate::engine::{
+    event::TableId,
+    mysql_conn::classify,
+    retry::{SyncError, SyncResult},
+    schema::{Column, ColumnKind, TableSchema},
+    select::Selection,
 };
 
 /// A discovered table with the source's row estimate.
@@ -38,18 +36,31 @@ type IndexRow = (String, String, String, i64, u64, String, Option<u64>);
 /// Index name → (unique, [(column, whole column — not a prefix)]).
 type Indexes = BTreeMap<String, (bool, Vec<(String, bool)>)>;
 
-/// Discovers every table `objects` selects. Fails with a definite error naming the table when a
-/// listed table or column does not exist, a table has no usable key, or a type is unsupported.
-pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec<DiscoveredTable>> {
-    let databases: Vec<&str> = objects.iter().map(|o| o.database.as_str()).collect();
+/// What `information_schema` says about some tables.
+struct Catalog {
+    tables: Vec<(String, String, Option<u64>)>,
+    columns: BTreeMap<(String, String), Vec<Column>>,
+    indexes: BTreeMap<(String, String), Indexes>,
+}
+
+/// Reads tables, columns and indexes of `databases` (of one table when `only` is given).
+async fn catalog(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> SyncResult<Catalog> {
     let placeholders = vec!["?"; databases.len()].join(",");
+    let mut params: Vec<mysql_async::Value> = databases.iter().map(|d| mysql_async::Value::from(*d)).collect();
+    let table_filter = match only {
+        Some(table) => {
+            params.push(table.into());
+            " AND TABLE_NAME = ?"
+        }
+        None => "",
+    };
     let tables: Vec<(String, String, Option<u64>)> = conn
         .exec(
             format!(
                 "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES \
-                 WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN ({placeholders}) ORDER BY TABLE_SCHEMA, TABLE_NAME"
+                 WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN ({placeholders}){table_filter} ORDER BY TABLE_SCHEMA, TABLE_NAME"
             ),
-            databases.clone(),
+            params.clone(),
         )
         .await
         .map_err(|e| classify(&e).context("list the source tables"))?;
@@ -58,9 +69,9 @@ pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec
             format!(
                 "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, \
                  CHARACTER_SET_NAME, COLLATION_NAME, NUMERIC_PRECISION, NUMERIC_SCALE FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA IN ({placeholders}) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+                 WHERE TABLE_SCHEMA IN ({placeholders}){table_filter} ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
             ),
-            databases.clone(),
+            params.clone(),
         )
         .await
         .map_err(|e| classify(&e).context("read the source columns"))?;
@@ -68,10 +79,10 @@ pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec
         .exec(
             format!(
                 "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART \
-                 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN ({placeholders}) \
+                 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN ({placeholders}){table_filter} \
                  ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
             ),
-            databases,
+            params,
         )
         .await
         .map_err(|e| classify(&e).context("read the source indexes"))?;
@@ -84,6 +95,7 @@ pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec
             Err(why) => (ColumnKind::Binary, format!("unsupported: {why}")),
         };
         columns_of.entry((db.clone(), table.clone())).or_default().push(Column {
+            target: name.clone(),
             name,
             kind,
             column_type,
@@ -101,31 +113,45 @@ pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec
             .or_insert((non_unique == 0, Vec::new()));
         entry.1.push((column, sub_part.is_none()));
     }
+    Ok(Catalog {
+        tables,
+        columns: columns_of,
+        indexes: indexes_of,
+    })
+}
 
+/// Discovers every table the selection names. Fails with a definite error naming the table
+/// when a listed table or column does not exist, a table has no usable key, a type is
+/// unsupported, or a filter names a column that is not synchronised.
+pub async fn discover(conn: &mut Conn, selection: &Selection) -> SyncResult<Vec<DiscoveredTable>> {
+    let mut catalog = catalog(conn, &selection.databases(), None).await?;
     let mut out = Vec::new();
-    for object in objects {
-        let all: Vec<&(String, String, Option<u64>)> = tables.iter().filter(|t| t.0 == object.database).collect();
-        let wanted: Vec<(&str, Option<&crate::api::TableSpec>)> = match &object.tables {
-            None => all.iter().map(|t| (t.1.as_str(), None)).collect(),
-            Some(specs) => specs.iter().map(|s| (s.name.as_str(), Some(s))).collect(),
+    for database in selection.databases() {
+        let object = selection
+            .object(database)
+            .ok_or_else(|| SyncError::definite("lost a database", "report this as a bug"))?;
+        let all: Vec<&(String, String, Option<u64>)> = catalog.tables.iter().filter(|t| t.0 == database).collect();
+        let wanted: Vec<&str> = match &object.tables {
+            None => all.iter().map(|t| t.1.as_str()).collect(),
+            Some(specs) => specs.iter().map(|s| s.name.as_str()).collect(),
         };
         if object.tables.is_none() && all.is_empty() {
             return Err(SyncError::definite(
-                format!("source database `{}` has no tables or does not exist", object.database),
+                format!("source database `{database}` has no tables or does not exist"),
                 "check spec.objects[].database against the source",
             ));
         }
-        for (name, spec) in wanted {
+        for name in wanted {
             let Some(row) = all.iter().find(|t| t.1 == name) else {
                 return Err(SyncError::definite(
-                    format!("source table `{}`.`{name}` does not exist", object.database),
+                    format!("source table `{database}`.`{name}` does not exist"),
                     "check spec.objects[].tables[].name against the source (names are case-sensitive)",
                 ));
             };
-            let key = (object.database.clone(), name.to_string());
-            let all_columns = columns_of.remove(&key).unwrap_or_default();
-            let indexes = indexes_of.remove(&key).unwrap_or_default();
-            let schema = build_schema(object, spec, name, all_columns, &indexes)?;
+            let key = (database.to_string(), name.to_string());
+            let all_columns = catalog.columns.remove(&key).unwrap_or_default();
+            let indexes = catalog.indexes.remove(&key).unwrap_or_default();
+            let schema = build_schema(selection, database, name, all_columns, &indexes)?;
             out.push(DiscoveredTable {
                 schema,
                 rows_estimated: row.2.unwrap_or(0),
@@ -135,14 +161,29 @@ pub async fn discover(conn: &mut Conn, objects: &[ObjectSpec]) -> SyncResult<Vec
     Ok(out)
 }
 
-fn build_schema(
-    object: &ObjectSpec,
-    spec: Option<&crate::api::TableSpec>,
-    name: &str,
-    all_columns: Vec<Column>,
-    indexes: &Indexes,
-) -> SyncResult<TableSchema> {
-    let source = TableId::new(&object.database, name);
+/// Discovers one table as it is now, if it exists and is selected.
+pub async fn discover_table(conn: &mut Conn, selection: &Selection, database: &str, table: &str) -> SyncResult<Option<DiscoveredTable>> {
+    if selection.table(database, table).is_none() {
+        return Ok(None);
+    }
+    let mut catalog = catalog(conn, &[database], Some(table)).await?;
+    let Some(row) = catalog.tables.first().cloned() else {
+        return Ok(None);
+    };
+    let key = (database.to_string(), table.to_string());
+    let all_columns = catalog.columns.remove(&key).unwrap_or_default();
+    let indexes = catalog.indexes.remove(&key).unwrap_or_default();
+    let schema = build_schema(selection, database, table, all_columns, &indexes)?;
+    Ok(Some(DiscoveredTable {
+        schema,
+        rows_estimated: row.2.unwrap_or(0),
+    }))
+}
+
+fn build_schema(selection: &Selection, database: &str, name: &str, all_columns: Vec<Column>, indexes: &Indexes) -> SyncResult<TableSchema> {
+    let spec = selection.table(database, name).flatten();
+    let source = TableId::new(database, name);
+    let source_width = all_columns.len();
     let nullable = |c: &str| all_columns.iter().find(|col| col.name == c).is_none_or(|col| col.nullable);
     let (key_name, key_columns) = indexes
         .get("PRIMARY")
@@ -160,22 +201,23 @@ fn build_schema(
             )
         })?;
     let key_names: Vec<&str> = key_columns.iter().map(|(c, _)| c.as_str()).collect();
-    if let Some(wanted) = spec.and_then(|s| s.columns.as_ref()) {
-        for w in wanted {
-            if !all_columns.iter().any(|c| &c.name == w) {
-                return Err(SyncError::definite(
-                    format!("column `{w}` of table `{source}` does not exist"),
-                    "check spec.objects[].tables[].columns against the source",
-                ));
-            }
+    let wanted = spec.and_then(|s| s.columns.as_ref());
+    let mapping = spec.and_then(|s| s.column_mapping.as_ref());
+    for w in wanted.into_iter().flatten().chain(mapping.into_iter().flat_map(|m| m.keys())) {
+        if !all_columns.iter().any(|c| &c.name == w) {
+            return Err(SyncError::definite(
+                format!("column `{w}` of table `{source}` does not exist"),
+                "check spec.objects[].tables[].columns and columnMapping against the source",
+            ));
         }
     }
-    let selected: Vec<Column> = all_columns
+    let mut selected: Vec<Column> = all_columns
         .into_iter()
-        .filter(|c| {
-            key_names.contains(&c.name.as_str()) || spec.and_then(|s| s.columns.as_ref()).is_none_or(|wanted| wanted.contains(&c.name))
-        })
+        .filter(|c| key_names.contains(&c.name.as_str()) || wanted.is_none_or(|wanted| wanted.contains(&c.name)))
         .collect();
+    for column in &mut selected {
+        column.target = selection.target_column(database, name, &column.name);
+    }
     if let Some(bad) = selected.iter().find(|c| c.column_type.starts_with("unsupported: ")) {
         return Err(SyncError::definite(
             format!(
@@ -185,21 +227,51 @@ fn build_schema(
             "exclude the column with `columns:` or change its type",
         ));
     }
+    if selected.len() == key_names.len() {
+        return Err(SyncError::definite(
+            format!(
+                "table `{source}` has no synchronised column outside its key ({})",
+                key_names.join(", ")
+            ),
+            "select at least one non-key column, or leave the table out of spec.objects",
+        ));
+    }
+    let mut targets: Vec<&str> = selected.iter().map(|c| c.target.as_str()).collect();
+    targets.sort_unstable();
+    if let Some(pair) = targets.windows(2).find(|w| w[0] == w[1]) {
+        return Err(SyncError::definite(
+            format!("two columns of `{source}` map to the destination column `{}`", pair[0]),
+            "give each column its own destination name in columnMapping",
+        ));
+    }
     let key = key_names
         .iter()
         .map(|k| selected.iter().position(|c| c.name == *k))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| SyncError::definite(format!("key of `{source}` refers to a missing column"), "report this as a bug"))?;
-    let target = TableId::new(
-        object.target_name.clone().unwrap_or_else(|| object.database.clone()),
-        spec.and_then(|s| s.target_name.clone()).unwrap_or_else(|| name.to_string()),
-    );
+    let filter = match selection.filter(database, name) {
+        Some(filter) => {
+            if let Some(missing) = filter.columns().into_iter().find(|c| !selected.iter().any(|s| &s.name == c)) {
+                return Err(SyncError::definite(
+                    format!("the filter of `{source}` reads column `{missing}`, which is not synchronised or does not exist"),
+                    "add the column to spec.objects[].tables[].columns, or change the filter",
+                ));
+            }
+            Some(std::sync::Arc::new(filter.bind(&selected)))
+        }
+        None => None,
+    };
+    let target = TableId::new(selection.target_database(database), selection.target_table(database, name));
     Ok(TableSchema {
         source,
         target,
         columns: selected,
         key,
         key_name,
+        source_width,
+        filter,
+        ops: selection.operations(database, name),
+        fixed_columns: wanted.is_some(),
     })
 }
 

@@ -190,6 +190,10 @@ fn chunk_query(table: &TableSchema, has_after: bool, has_upper: bool, limit: usi
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
     let mut sql = format!("SELECT {} FROM {}", cols.join(", "), quote_table(&table.source));
     let mut conditions = Vec::new();
+    // The task's row filter, rendered from the same tree that selects binlog rows.
+    if let Some(filter) = &table.filter {
+        conditions.push(filter.sql());
+    }
     if has_after {
         conditions.push(tuple_predicate(&keys, ">", ">"));
     }
@@ -235,11 +239,13 @@ mod tests {
     fn composite_keyset_predicate_is_spelt_out() {
         let col = |n: &str| Column {
             name: n.into(),
+            target: n.into(),
             kind: ColumnKind::Int { unsigned: false, bytes: 4 },
             column_type: "int".into(),
             nullable: false,
             ordinal: 0,
             collation: None,
+            ..Default::default()
         };
         let table = TableSchema {
             source: TableId::new("d", "t"),
@@ -247,6 +253,7 @@ mod tests {
             columns: vec![col("a"), col("b"), col("v")],
             key: vec![0, 1],
             key_name: "PRIMARY".into(),
+            ..Default::default()
         };
         assert_eq!(
             chunk_query(&table, true, false, 10),
