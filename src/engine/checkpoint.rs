@@ -76,6 +76,10 @@ pub struct TableProgress {
     pub rows: u64,
     /// Every slice copied.
     pub done: bool,
+    /// The source columns the task keeps for this table when the source added columns it does
+    /// not follow (`addColumn` off); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
 }
 
 /// Progress of one key range of a table.

@@ -58,9 +58,28 @@ impl<S: Sink> Pipeline<S> {
             .rows_estimated
             .set(discovered.iter().map(|d| d.rows_estimated as i64).sum());
 
-        let as_is = self.task.spec.conflicting_tables == ConflictingTables::Ignore;
-        self.sink.prepare(&tables, as_is).await?;
         let mut checkpoint = self.sink.claim(&self.task.key).await?;
+        // Tables whose source columns grew without the task following (addColumn off) keep the
+        // columns they had.
+        let tables: Vec<Arc<TableSchema>> = tables
+            .into_iter()
+            .map(
+                |t| match checkpoint.tables.get(&t.source.to_string()).and_then(|p| p.columns.as_ref()) {
+                    Some(kept) => t.with_columns(|c| kept.contains(&c.name)).map_or(t, Arc::new),
+                    None => t,
+                },
+            )
+            .collect();
+        // Tables this task already synchronises may lag behind the source's DDL until the
+        // binlog replays it (a column added while the worker was down): they are used as they
+        // are. Only tables new to the task are checked against `conflictingTables`.
+        let as_is = self.task.spec.conflicting_tables == ConflictingTables::Ignore;
+        let (owned, new): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables
+            .iter()
+            .cloned()
+            .partition(|t| checkpoint.tables.contains_key(&t.source.to_string()));
+        self.sink.prepare(&new, as_is).await?;
+        self.sink.prepare(&owned, true).await?;
         tracing::info!(task = %self.task.key, position = ?checkpoint.position.as_ref().map(ToString::to_string), full_done = checkpoint.full_done, "claimed the task");
 
         let sync_types = self.task.spec.sync_types.clone();
@@ -410,6 +429,10 @@ impl<S: Sink> Pipeline<S> {
                             }
                             SchemaChange::Drop(_) => {
                                 checkpoint.tables.remove(&name);
+                            }
+                            SchemaChange::KeepColumns(table) => {
+                                checkpoint.tables.entry(name).or_default().columns =
+                                    Some(table.columns.iter().map(|c| c.name.clone()).collect());
                             }
                             _ => {}
                         }

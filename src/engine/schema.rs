@@ -167,13 +167,16 @@ pub enum SchemaChange {
     },
     /// Every row deleted.
     Truncate(std::sync::Arc<TableSchema>),
+    /// Columns were added on the source that the task does not follow (`addColumn` off): the
+    /// table keeps the columns of `0`, also after a restart. Nothing changes in the destination.
+    KeepColumns(std::sync::Arc<TableSchema>),
 }
 
 impl SchemaChange {
     /// The table the change is about.
     pub fn table(&self) -> &TableSchema {
         match self {
-            SchemaChange::Create(t) | SchemaChange::Drop(t) | SchemaChange::Truncate(t) => t,
+            SchemaChange::Create(t) | SchemaChange::Drop(t) | SchemaChange::Truncate(t) | SchemaChange::KeepColumns(t) => t,
             SchemaChange::AddColumns { table, .. } | SchemaChange::DropColumns { table, .. } => table,
         }
     }
@@ -194,6 +197,7 @@ impl SchemaChange {
             ),
             SchemaChange::DropColumns { table, columns } => format!("drop column(s) {} of {}", columns.join(", "), table.target),
             SchemaChange::Truncate(t) => format!("truncate table {}", t.target),
+            SchemaChange::KeepColumns(t) => format!("keep the columns of {} (addColumn is off)", t.target),
         }
     }
 }

@@ -324,3 +324,22 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Every row of `sql` (binary protocol, UTC session).
+pub async fn query_rows(server: &MariaDb, sql: &str) -> Vec<Vec<Value>> {
+    let mut conn = server.pool.get_conn().await.expect("connect");
+    conn.query_drop("SET time_zone = '+00:00'").await.expect("tz");
+    let rows: Vec<Row> = conn.exec(sql, ()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.into_iter().map(Row::unwrap).collect()
+}
+
+/// Column names of `db.table`, in order.
+pub async fn columns_of(server: &MariaDb, db: &str, table: &str) -> Vec<String> {
+    let mut conn = server.pool.get_conn().await.expect("connect");
+    conn.exec(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        (db, table),
+    )
+    .await
+    .expect("columns")
+}

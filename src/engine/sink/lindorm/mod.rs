@@ -365,6 +365,7 @@ impl LindormSink {
             SchemaChange::Create(table) => return self.prepare_tables(std::slice::from_ref(table)).await,
             SchemaChange::Drop(table) => vec![dialect::drop_table(table)],
             SchemaChange::Truncate(table) => vec![dialect::truncate_table(table)],
+            SchemaChange::KeepColumns(_) => Vec::new(),
             SchemaChange::AddColumns { table, added } => {
                 let existing = self.existing_columns(table).await?.unwrap_or_default();
                 let missing: Vec<usize> = added

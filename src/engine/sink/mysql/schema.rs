@@ -97,6 +97,7 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, use_existing_as_i
         SchemaChange::Create(table) => prepare_tables(conn, std::slice::from_ref(table), use_existing_as_is).await,
         SchemaChange::Drop(table) => run(conn, format!("DROP TABLE IF EXISTS {}", quote_table(&table.target))).await,
         SchemaChange::Truncate(table) => run(conn, format!("TRUNCATE TABLE {}", quote_table(&table.target))).await,
+        SchemaChange::KeepColumns(_) => Ok(()),
         SchemaChange::AddColumns { table, added } => {
             let existing = destination_columns(conn, &table.target).await?;
             let mut added = added.clone();

@@ -434,10 +434,13 @@ impl BinlogReader {
                         continue;
                     };
                     let follow = old.ops.add_column && !old.fixed_columns;
+                    // Also the ones `old` has: replaying after a restart, the table was discovered
+                    // with them, and the destination may not have them yet (the sink adds only
+                    // what is missing).
                     let added: Vec<&str> = columns
                         .iter()
                         .map(|c| c.name.as_str())
-                        .filter(|n| now.column_index(n).is_some() && old.column_index(n).is_none())
+                        .filter(|n| now.column_index(n).is_some())
                         .collect();
                     // Not followed: keep the columns it had, at their new positions.
                     let now = if follow {
@@ -448,13 +451,13 @@ impl BinlogReader {
                     };
                     let now = Arc::new(now);
                     self.tables.insert(key_of(&table), now.clone());
-                    if !follow {
-                        let why = if old.fixed_columns {
-                            "the task lists the table's columns"
-                        } else {
-                            "addColumn is off"
-                        };
-                        skip(&mut out, format!("{why}: new column(s) of `{table}` are not followed"));
+                    if !follow && old.fixed_columns {
+                        skip(
+                            &mut out,
+                            format!("the task lists the columns of `{table}`: new column(s) are not followed"),
+                        );
+                    } else if !follow {
+                        out.push(changed(SchemaChange::KeepColumns(now)));
                     } else if !added.is_empty() {
                         let added = added
                             .iter()
