@@ -46,7 +46,7 @@ start)
     --binlog-row-metadata=FULL --gtid-strict-mode=1 --gtid-domain-id=0 --log-slave-updates=1 \
     --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
     --max-allowed-packet=256M --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-    --max-connections=500 "${tls_args[@]}" >/dev/null 2>&1 &
+    --max-connections=500 "${tls_args[@]}" ${MARIADB_EXTRA_ARGS:-} >/dev/null 2>&1 &
   for _ in $(seq 1 300); do
     if "$client" --no-defaults --socket="$dir/mysqld.sock" -uroot -e "SELECT 1" >/dev/null 2>&1; then
       "$client" --no-defaults --socket="$dir/mysqld.sock" -uroot -e \

@@ -5,9 +5,13 @@
 //! rewrites the file; review the diff against the documentation before committing it.
 
 use ferry::engine::{
+    ddl::{self, DdlOp},
     event::{DateTime, TableId, Value},
     schema::{Column, ColumnKind, TableSchema},
-    sink::lindorm::dialect::{self, Dialect, Escapes},
+    sink::{
+        check_decimals,
+        lindorm::dialect::{self, Dialect, Escapes},
+    },
 };
 
 fn column(name: &str, kind: ColumnKind, column_type: &str, nullable: bool, ordinal: usize) -> Column {
@@ -263,4 +267,71 @@ fn timestamps_are_utc_epoch_milliseconds_and_doubles_read_back_exactly() {
         assert!(text.contains('e'), "{text} is not scientific");
         assert_eq!(text.parse::<f64>().expect("parses"), v);
     }
+}
+
+/// `ALTER TABLE … ADD COLUMN col INT DEFAULT 0 AFTER v` from the binlog becomes Lindorm's
+/// `ADD COLUMN` with the type only: DEFAULT (and NOT NULL, FIRST/AFTER) stripped, as DTS does.
+#[test]
+fn add_column_strips_default_and_position() {
+    let ops = ddl::parse(
+        "ALTER TABLE shop.lines ADD COLUMN col INT NOT NULL DEFAULT 0 AFTER sku, ADD COLUMN note VARCHAR(20) DEFAULT 'n/a' FIRST",
+        "shop",
+    );
+    let [DdlOp::AddColumns { columns, .. }] = &ops[..] else {
+        panic!("{ops:?}")
+    };
+    assert_eq!(columns[0].default.as_deref(), Some("0"), "the source DEFAULT is read");
+    let mut table = composite();
+    let ordinal = table.columns.len();
+    table.columns.push(column(
+        "col",
+        ColumnKind::Int { unsigned: false, bytes: 4 },
+        "int(11)",
+        false,
+        ordinal,
+    ));
+    table.columns.push(column(
+        "note",
+        ColumnKind::Text { charset: "utf8mb4".into() },
+        "varchar(20)",
+        true,
+        ordinal + 1,
+    ));
+    let added = [ordinal, ordinal + 1];
+    assert_eq!(
+        dialect::add_columns(Dialect::default(), &table, &added).expect("maps"),
+        "ALTER TABLE `shop_ns`.`order``lines` ADD COLUMN `col` INTEGER, ADD COLUMN `note` VARCHAR"
+    );
+    table
+        .columns
+        .push(column("flags", ColumnKind::Bit { bits: 3 }, "bit(3)", true, ordinal + 2));
+    let err = dialect::add_columns(Dialect::default(), &table, &[ordinal + 2]).expect_err("BIT refused");
+    assert!(err.contains("BIT columns are not supported by Lindorm"), "{err}");
+}
+
+/// An existing destination DECIMAL of another precision fails, naming column and precisions.
+#[test]
+fn decimal_mismatch_names_column_and_precisions() {
+    let mut table = composite();
+    table.columns.push(column(
+        "price",
+        ColumnKind::Decimal { precision: 12, scale: 2 },
+        "decimal(12,2)",
+        true,
+        3,
+    ));
+    let existing = vec![("price".to_string(), "DECIMAL(10,2)".to_string())];
+    let err = check_decimals(&table, &existing).expect_err("mismatch");
+    assert_eq!(
+        err.message,
+        "DECIMAL precision mismatch in destination table `shop_ns.order`lines`: column `price` is DECIMAL(12,2) in the source and DECIMAL(10,2) in the destination"
+    );
+    assert!(err.remedy.as_deref().unwrap_or_default().contains("DECIMAL(precision,scale)"));
+    assert!(check_decimals(&table, &[("price".into(), "decimal(12,2)".into())]).is_ok());
+    // The answer of DESCRIBE is read whichever way its header names the columns.
+    let described = dialect::described_columns(
+        &["TABLE_NAME".into(), "COLUMN_NAME".into(), "TYPE_NAME".into()],
+        &[vec!["t".into(), "price".into(), "DECIMAL(10,2)".into()]],
+    );
+    assert_eq!(described, existing);
 }

@@ -6,19 +6,37 @@
 use mysql_async::{Conn, prelude::Queryable};
 
 use crate::{
-    api::{PrecheckItem, PrecheckResult, PrecheckStatus, ValidatedTask},
-    engine::{mysql_conn::Endpoint, sink::lindorm::lindorm_opts, source::mysql::schema::discover},
+    api::{ConflictingTables, DestinationKind, PrecheckItem, PrecheckResult, PrecheckStatus, ValidatedTask},
+    engine::{
+        mysql_conn::{Endpoint, quote_table},
+        schema::ColumnKind,
+        sink::{check_decimals, lindorm::dialect as lindorm_dialect, lindorm::lindorm_opts, mysql as mysql_sink},
+        source::mysql::schema::{DiscoveredTable, discover},
+    },
 };
 
 /// Runs every precheck of `task` against its two ends.
 pub async fn run(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint) -> PrecheckStatus {
     let mut items = Vec::new();
+    let mut tables: Option<Vec<DiscoveredTable>> = None;
     match source.connect().await {
         Ok(mut conn) => {
             items.push(passed("sourceConnection", false, format!("connected to {source}")));
             items.push(ensure_source_version(&mut conn).await);
             items.extend(ensure_binlog_settings(&mut conn).await);
-            items.push(ensure_tables(&mut conn, task).await);
+            items.push(ensure_server_id(&mut conn, task).await);
+            let (item, found) = ensure_tables(&mut conn, task).await;
+            items.push(item);
+            items.push(ensure_table_count(task));
+            if let Some(found) = &found {
+                items.push(ensure_source_privileges(&mut conn, found).await);
+                items.push(ensure_binlog_retention(&mut conn, found).await);
+                if task.spec.destination.kind == DestinationKind::Lindorm {
+                    items.push(ensure_no_bit_columns(found));
+                }
+            }
+            items.push(ensure_no_online_ddl_tables(&mut conn, task).await);
+            tables = found;
             let _ = conn.disconnect().await;
         }
         Err(e) => items.push(failed(
@@ -32,7 +50,7 @@ pub async fn run(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint
             ),
         )),
     }
-    items.push(ensure_destination(destination).await);
+    items.extend(ensure_destination(task, destination, tables.as_deref()).await);
     let ignore = task.spec.precheck.as_ref().map(|p| p.ignore.clone()).unwrap_or_default();
     for item in &mut items {
         if item.result == PrecheckResult::Failed && item.ignorable && ignore.contains(&item.name) {
@@ -86,7 +104,8 @@ async fn ensure_source_version(conn: &mut Conn) -> PrecheckItem {
     }
 }
 
-/// Binary log on, ROW format, FULL row images, full row metadata, no compressed events.
+/// Binary log on, ROW format, FULL row images, full row metadata, no compressed events, whole
+/// JSON documents (MySQL 8's `binlog_row_value_options`).
 async fn ensure_binlog_settings(conn: &mut Conn) -> Vec<PrecheckItem> {
     let var = |name: &'static str| format!("SELECT @@GLOBAL.{name}");
     let mut out = Vec::new();
@@ -149,49 +168,447 @@ async fn ensure_binlog_settings(conn: &mut Conn) -> Vec<PrecheckItem> {
             "the server has no binlog_row_metadata (MySQL before 8.0.1): columns are matched by position".into(),
         ),
     });
-    if on(&compress) {
-        out.push(failed(
+    out.push(if on(&compress) {
+        failed(
             "binlogCompression",
             false,
             "log_bin_compress is ON: compressed row events cannot be decoded. Remedy: SET GLOBAL log_bin_compress = OFF".into(),
-        ));
-    }
+        )
+    } else {
+        passed("binlogCompression", false, "binlog events are not compressed".into())
+    });
+    // MySQL 8 only (checked against documentation: no MySQL server here).
+    let value_options = get("binlog_row_value_options").await;
+    out.push(match value_options {
+        Some(v) if !v.is_empty() => failed(
+            "binlogRowValueOptions",
+            false,
+            format!(
+                "binlog_row_value_options is {v}: JSON updates would be logged as partial diffs. Remedy: SET GLOBAL binlog_row_value_options = ''"
+            ),
+        ),
+        Some(_) => passed("binlogRowValueOptions", false, "binlog_row_value_options is empty".into()),
+        None => passed("binlogRowValueOptions", false, "not a MySQL 8 server: JSON values are always logged whole".into()),
+    });
     out
 }
 
-/// Every selected table exists, has a usable key and only supported types.
-async fn ensure_tables(conn: &mut Conn, task: &ValidatedTask) -> PrecheckItem {
+/// Every selected table exists, has a usable key (PRIMARY KEY, or UNIQUE over NOT NULL
+/// columns), at least one synchronised column outside it, and only supported types; every
+/// listed column and every filter column exists.
+async fn ensure_tables(conn: &mut Conn, task: &ValidatedTask) -> (PrecheckItem, Option<Vec<DiscoveredTable>>) {
     match discover(conn, &task.selection).await {
-        Ok(tables) => passed("tables", false, format!("{} tables selected, each with a usable key", tables.len())),
-        Err(e) => failed(
-            "tables",
+        Ok(tables) => (
+            passed(
+                "tables",
+                false,
+                format!("{} tables selected, each with a usable key and a non-key column", tables.len()),
+            ),
+            Some(tables),
+        ),
+        Err(e) => (
+            failed(
+                "tables",
+                false,
+                format!(
+                    "{}. Remedy: {}",
+                    e.message,
+                    e.remedy.unwrap_or_else(|| "fix the table or the selection".into())
+                ),
+            ),
+            None,
+        ),
+    }
+}
+
+/// At most 1,000 listed tables when tables or columns are renamed (validation refuses more;
+/// the item shows where the task stands).
+fn ensure_table_count(task: &ValidatedTask) -> PrecheckItem {
+    let listed: usize = task.spec.objects.iter().map(|o| o.tables.as_ref().map_or(0, Vec::len)).sum();
+    let renames = task
+        .spec
+        .objects
+        .iter()
+        .flat_map(|o| o.tables.iter().flatten())
+        .any(|t| t.target_name.is_some() || t.column_mapping.is_some());
+    let limit = crate::api::MAX_RENAMED_TABLES;
+    if renames && listed > limit {
+        failed(
+            "tableCount",
+            false,
+            format!("{listed} tables listed with renames; at most {limit}. Remedy: split the task"),
+        )
+    } else {
+        passed(
+            "tableCount",
             false,
             format!(
-                "{}. Remedy: {}",
-                e.message,
-                e.remedy.unwrap_or_else(|| "fix the table or the selection".into())
+                "{listed} tables listed{}",
+                if renames {
+                    format!(", with renames (at most {limit})")
+                } else {
+                    String::new()
+                }
+            ),
+        )
+    }
+}
+
+/// A server id: the source needs one to log, and Ferry's replica id must differ from it.
+async fn ensure_server_id(conn: &mut Conn, task: &ValidatedTask) -> PrecheckItem {
+    let id: u32 = conn.query_first("SELECT @@GLOBAL.server_id").await.ok().flatten().unwrap_or(0);
+    if id == 0 {
+        failed(
+            "serverId",
+            false,
+            "the source's server_id is 0, so it serves no replicas. Remedy: set server_id (any value > 0) in the source's configuration"
+                .into(),
+        )
+    } else if id == task.server_id {
+        failed(
+            "serverId",
+            false,
+            format!(
+                "Ferry's replica server id {} is the source's own server_id. Remedy: set spec.source.serverId to an id no server or replica of this source uses",
+                task.server_id
+            ),
+        )
+    } else {
+        passed(
+            "serverId",
+            false,
+            format!("source server_id {id}; Ferry reads the binlog as replica {}", task.server_id),
+        )
+    }
+}
+
+/// The grants of the current user: (scope such as `*.*` or `` `db`.* ``, privileges).
+async fn grants(conn: &mut Conn) -> Vec<(String, String)> {
+    let lines: Vec<String> = conn.query("SHOW GRANTS").await.unwrap_or_default();
+    lines
+        .iter()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("GRANT ")?;
+            let (privileges, rest) = rest.split_once(" ON ")?;
+            let (scope, _) = rest.split_once(" TO ")?;
+            Some((scope.trim().replace('`', ""), privileges.to_ascii_uppercase()))
+        })
+        .collect()
+}
+
+/// Whether `grants` give `privilege` on `database` (globally or on the database).
+fn granted(grants: &[(String, String)], database: &str, privilege: &str) -> bool {
+    grants.iter().any(|(scope, privileges)| {
+        (scope == "*.*" || *scope == format!("{database}.*"))
+            && (privileges.contains("ALL PRIVILEGES") || privileges.split(", ").any(|p| p == privilege))
+    })
+}
+
+/// SELECT on every selected table, REPLICATION SLAVE, and REPLICATION CLIENT / BINLOG MONITOR.
+async fn ensure_source_privileges(conn: &mut Conn, tables: &[DiscoveredTable]) -> PrecheckItem {
+    let mut missing = Vec::new();
+    for t in tables {
+        let sql = format!("SELECT 1 FROM {} LIMIT 0", quote_table(&t.schema.source));
+        if conn.query_drop(sql).await.is_err() {
+            missing.push(format!("SELECT on `{}`", t.schema.source));
+        }
+    }
+    let grants = grants(conn).await;
+    if !granted(&grants, "*", "REPLICATION SLAVE") {
+        missing.push("REPLICATION SLAVE".into());
+    }
+    let status_ok = match conn.query_drop("SHOW BINLOG STATUS").await {
+        Ok(()) => true,
+        Err(_) => conn.query_drop("SHOW MASTER STATUS").await.is_ok(),
+    };
+    if !status_ok {
+        missing.push("REPLICATION CLIENT (MariaDB: BINLOG MONITOR)".into());
+    }
+    if missing.is_empty() {
+        passed(
+            "sourcePrivileges",
+            true,
+            "SELECT on the selected tables, REPLICATION SLAVE, REPLICATION CLIENT".into(),
+        )
+    } else {
+        failed(
+            "sourcePrivileges",
+            true,
+            format!(
+                "the source account lacks {}. Remedy: GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the account                  (MariaDB 10.5+: BINLOG MONITOR instead of REPLICATION CLIENT). Privileges through roles are not seen: if you                  use roles, add sourcePrivileges to spec.precheck.ignore",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+/// The binlog is kept long enough for the full sync to finish and the binlog to be read.
+async fn ensure_binlog_retention(conn: &mut Conn, tables: &[DiscoveredTable]) -> PrecheckItem {
+    let seconds: Option<u64> = match conn.query_first::<u64, _>("SELECT @@GLOBAL.binlog_expire_logs_seconds").await {
+        Ok(Some(s)) if s > 0 => Some(s),
+        _ => match conn.query_first::<f64, _>("SELECT @@GLOBAL.expire_logs_days").await {
+            Ok(Some(d)) if d > 0.0 => Some((d * 86_400.0) as u64),
+            _ => None,
+        },
+    };
+    let rows: u64 = tables.iter().map(|t| t.rows_estimated).sum();
+    // A deliberately low rate: a loaded source, throttling, a slow destination.
+    let estimate = rows / FULL_SYNC_ROWS_PER_SECOND;
+    let needed = (2 * estimate).max(86_400);
+    match seconds {
+        None => passed("binlogRetention", true, "binary logs are not purged by age".into()),
+        Some(s) if s >= needed => passed(
+            "binlogRetention",
+            true,
+            format!(
+                "binary logs are kept {}h; the full sync of ~{rows} rows needs about {}m",
+                s / 3600,
+                estimate.div_ceil(60)
+            ),
+        ),
+        Some(s) => item(
+            "binlogRetention",
+            PrecheckResult::Warning,
+            true,
+            format!(
+                "binary logs are kept only {}m; the full sync of ~{rows} rows may take {}m and the binlog from its start must still                  be there when it ends (and through any outage). Remedy: SET GLOBAL binlog_expire_logs_seconds = {} or more                  (DTS asks for 7 days)",
+                s / 60,
+                estimate.div_ceil(60),
+                needed
             ),
         ),
     }
 }
 
-/// The destination accepts a connection with the task's credentials.
-async fn ensure_destination(destination: &Endpoint) -> PrecheckItem {
-    // Lindorm's options also suit MySQL: the packet limit is given rather than asked for.
-    match destination.connect_with(lindorm_opts(destination)).await {
-        Ok(conn) => {
-            let _ = conn.disconnect().await;
-            passed("destinationConnection", false, format!("connected to {destination}"))
-        }
-        Err(e) => failed(
-            "destinationConnection",
+/// Rows per second assumed for the retention estimate.
+const FULL_SYNC_ROWS_PER_SECOND: u64 = 5_000;
+
+/// Lindorm has no BIT type.
+fn ensure_no_bit_columns(tables: &[DiscoveredTable]) -> PrecheckItem {
+    let bits: Vec<String> = tables
+        .iter()
+        .flat_map(|t| {
+            t.schema
+                .columns
+                .iter()
+                .filter(|c| matches!(c.kind, ColumnKind::Bit { .. }))
+                .map(move |c| format!("`{}`.`{}`", t.schema.source, c.name))
+        })
+        .collect();
+    if bits.is_empty() {
+        passed("bitColumns", false, "no BIT columns selected".into())
+    } else {
+        failed(
+            "bitColumns",
             false,
             format!(
-                "{}. Remedy: {}",
-                e.message,
-                e.remedy
-                    .unwrap_or_else(|| "check host, port, TLS and the credentials Secret".into())
+                "Lindorm has no BIT type: {}. Remedy: leave these columns out with spec.objects[].tables[].columns, or change their type on the source",
+                bits.join(", ")
             ),
-        ),
+        )
     }
+}
+
+/// Helper tables of online schema change tools: a migration in flight ends with a RENAME swap,
+/// which stops a task that synchronises the table.
+async fn ensure_no_online_ddl_tables(conn: &mut Conn, task: &ValidatedTask) -> PrecheckItem {
+    let databases = task.selection.databases();
+    let placeholders = vec!["?"; databases.len()].join(",");
+    let names: Vec<(String, String)> = conn
+        .exec(
+            format!("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({placeholders})"),
+            databases,
+        )
+        .await
+        .unwrap_or_default();
+    let helpers: Vec<String> = names
+        .into_iter()
+        .filter(|(_, t)| t.starts_with('_') && [("_gho"), ("_ghc"), ("_new"), ("_old"), ("_del")].iter().any(|s| t.ends_with(s)))
+        .map(|(d, t)| format!("`{d}`.`{t}`"))
+        .collect();
+    if helpers.is_empty() {
+        passed("onlineDdlTables", true, "no online schema change in progress".into())
+    } else {
+        item(
+            "onlineDdlTables",
+            PrecheckResult::Warning,
+            true,
+            format!(
+                "online schema change helper tables exist ({}): when the tool swaps tables with RENAME TABLE, a task that synchronises                  the table stops. Remedy: let the migration finish (or drop the leftovers) before starting the task",
+                helpers.join(", ")
+            ),
+        )
+    }
+}
+
+/// The destination accepts a connection, the account may write, and existing tables fit.
+async fn ensure_destination(task: &ValidatedTask, destination: &Endpoint, tables: Option<&[DiscoveredTable]>) -> Vec<PrecheckItem> {
+    // Lindorm's options also suit MySQL: the packet limit is given rather than asked for.
+    let mut conn = match destination.connect_with(lindorm_opts(destination)).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            return vec![failed(
+                "destinationConnection",
+                false,
+                format!(
+                    "{}. Remedy: {}",
+                    e.message,
+                    e.remedy
+                        .unwrap_or_else(|| "check host, port, TLS and the credentials Secret".into())
+                ),
+            )];
+        }
+    };
+    let mut items = vec![passed("destinationConnection", false, format!("connected to {destination}"))];
+    let lindorm = task.spec.destination.kind == DestinationKind::Lindorm;
+    if lindorm {
+        items.push(passed(
+            "destinationPrivileges",
+            true,
+            "Lindorm has no SHOW GRANTS: write privileges are checked by the first write".into(),
+        ));
+    } else {
+        items.push(ensure_destination_privileges(&mut conn, task).await);
+    }
+    if let Some(tables) = tables {
+        items.extend(ensure_destination_tables(&mut conn, task, tables, lindorm).await);
+    }
+    let _ = conn.disconnect().await;
+    items
+}
+
+/// CREATE, SELECT, INSERT, UPDATE, DELETE on every destination database and the checkpoint
+/// database, and ALTER / DROP where DDL is followed.
+async fn ensure_destination_privileges(conn: &mut Conn, task: &ValidatedTask) -> PrecheckItem {
+    let grants = grants(conn).await;
+    let mut missing = Vec::new();
+    let mut check = |database: &str, privilege: &str| {
+        if !granted(&grants, database, privilege) {
+            missing.push(format!("{privilege} on `{database}`"));
+        }
+    };
+    for p in ["CREATE", "SELECT", "INSERT", "UPDATE", "DELETE"] {
+        check(&task.spec.destination.checkpoint_database, p);
+    }
+    for database in task.selection.databases() {
+        let target = task.selection.target_database(database);
+        let ops = task.selection.operations(database, "");
+        for p in ["CREATE", "SELECT", "INSERT", "UPDATE", "DELETE"] {
+            check(&target, p);
+        }
+        if ops.add_column {
+            check(&target, "ALTER");
+        }
+        if ops.drop_table || ops.delete {
+            check(&target, "DROP");
+        }
+    }
+    if missing.is_empty() {
+        passed(
+            "destinationPrivileges",
+            true,
+            "the destination account may create and write the tables".into(),
+        )
+    } else {
+        failed(
+            "destinationPrivileges",
+            true,
+            format!(
+                "the destination account lacks {}. Remedy: GRANT CREATE, SELECT, INSERT, UPDATE, DELETE, ALTER, DROP ON the                  destination databases and the checkpoint database TO the account (privileges through roles are not seen:                  add destinationPrivileges to spec.precheck.ignore if you use roles)",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+/// Existing destination tables: DECIMAL columns must match (always), and under
+/// `conflictingTables: precheckError` the table must have every column with the source type
+/// and the source key.
+async fn ensure_destination_tables(conn: &mut Conn, task: &ValidatedTask, tables: &[DiscoveredTable], lindorm: bool) -> Vec<PrecheckItem> {
+    let as_is = task.spec.conflicting_tables == ConflictingTables::Ignore;
+    let mut decimals = Vec::new();
+    let mut conflicts = Vec::new();
+    for t in tables {
+        let schema = &t.schema;
+        let existing: Vec<(String, String, String)> = if lindorm {
+            match conn.query::<mysql_async::Row, _>(lindorm_dialect::describe(schema)).await {
+                Ok(rows) if !rows.is_empty() => {
+                    let header: Vec<String> = rows[0].columns_ref().iter().map(|c| c.name_str().into_owned()).collect();
+                    let values: Vec<Vec<String>> = rows
+                        .into_iter()
+                        .map(|r| {
+                            r.unwrap()
+                                .into_iter()
+                                .map(|v| match v {
+                                    mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                                    other => other.as_sql(true),
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    lindorm_dialect::described_columns(&header, &values)
+                        .into_iter()
+                        .map(|(n, t)| (n, t, String::new()))
+                        .collect()
+                }
+                _ => Vec::new(),
+            }
+        } else {
+            conn.exec(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (schema.target.database.as_str(), schema.target.table.as_str()),
+            )
+            .await
+            .unwrap_or_default()
+        };
+        if existing.is_empty() {
+            continue;
+        }
+        let types: Vec<(String, String)> = existing.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
+        if let Err(e) = check_decimals(schema, &types) {
+            decimals.push(e.message);
+        }
+        if !as_is && !lindorm {
+            if let Err(e) = mysql_sink::check_compatible(schema, &existing) {
+                conflicts.push(e.message);
+            }
+        }
+    }
+    let mut items = vec![if decimals.is_empty() {
+        passed(
+            "decimalCompatibility",
+            false,
+            "no existing destination DECIMAL column differs from the source".into(),
+        )
+    } else {
+        failed(
+            "decimalCompatibility",
+            false,
+            format!(
+                "{}. Remedy: alter the destination columns to the source's DECIMAL(precision,scale), or map the tables to new names",
+                decimals.join("; ")
+            ),
+        )
+    }];
+    items.push(if conflicts.is_empty() {
+        passed(
+            "conflictingTables",
+            false,
+            if as_is {
+                "conflictingTables: ignore — existing destination tables are used as they are".into()
+            } else {
+                "no existing destination table conflicts with the source".into()
+            },
+        )
+    } else {
+        failed(
+            "conflictingTables",
+            false,
+            format!(
+                "{}. Remedy: drop or fix the destination tables, map the tables to other names (targetName), or set                  spec.conflictingTables: ignore",
+                conflicts.join("; ")
+            ),
+        )
+    });
+    items
 }

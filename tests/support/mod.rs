@@ -33,6 +33,7 @@ pub struct MariaDb {
     dir: tempfile::TempDir,
     pub pool: Pool,
     tls: bool,
+    args: String,
 }
 
 impl MariaDb {
@@ -46,7 +47,17 @@ impl MariaDb {
         Self::start_with(server_id, true)
     }
 
+    /// Like [`MariaDb::start`], with extra server options (`--skip-log-bin`).
+    pub async fn start_args(server_id: u32, args: &str) -> MariaDb {
+        let db = Self::start_inner(server_id, false, args);
+        db
+    }
+
     fn start_with(server_id: u32, tls: bool) -> MariaDb {
+        Self::start_inner(server_id, tls, "")
+    }
+
+    fn start_inner(server_id: u32, tls: bool, args: &str) -> MariaDb {
         let dir = tempfile::Builder::new().prefix("ferry-mariadb-").tempdir().expect("temp dir");
         let port = free_port();
         let mut url = format!("mysql://ferry:ferry-pass@127.0.0.1:{port}/?prefer_socket=false&pool_min=0&pool_max=20");
@@ -59,6 +70,7 @@ impl MariaDb {
             pool: Pool::new(url.as_str()),
             dir,
             tls,
+            args: args.to_string(),
         };
         db.start_process();
         db
@@ -67,6 +79,7 @@ impl MariaDb {
     fn start_process(&self) {
         let status = Command::new(root().join("scripts/mariadb.sh"))
             .env("MARIADB_TLS", if self.tls { "1" } else { "0" })
+            .env("MARIADB_EXTRA_ARGS", &self.args)
             .args([
                 "start",
                 &self.dir.path().display().to_string(),

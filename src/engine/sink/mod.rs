@@ -127,7 +127,7 @@ pub(crate) fn lane_of(table: &TableSchema, row: &Row, lanes: usize) -> usize {
 /// Fails when a DECIMAL column of `table` has another precision or scale in the existing
 /// destination table (`existing`: destination column name and type as the destination spells
 /// it), naming each column and both precisions.
-pub(crate) fn check_decimals(table: &TableSchema, existing: &[(String, String)]) -> SyncResult<()> {
+pub fn check_decimals(table: &TableSchema, existing: &[(String, String)]) -> SyncResult<()> {
     let mut problems = Vec::new();
     for column in &table.columns {
         let super::schema::ColumnKind::Decimal { precision, scale } = column.kind else {

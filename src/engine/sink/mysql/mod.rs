@@ -16,6 +16,7 @@
 //! a newer worker waits for running lanes and then stops this worker's next ones.
 
 mod schema;
+pub use schema::check_compatible;
 
 use std::sync::Arc;
 

@@ -135,7 +135,7 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, use_existing_as_i
 
 /// An existing destination table is compatible when it has every selected column with the same
 /// type and its primary key is the source key.
-fn check_compatible(table: &TableSchema, existing: &[(String, String, String)]) -> SyncResult<()> {
+pub fn check_compatible(table: &TableSchema, existing: &[(String, String, String)]) -> SyncResult<()> {
     let by_name: BTreeMap<&str, (&str, &str)> = existing.iter().map(|(n, t, k)| (n.as_str(), (t.as_str(), k.as_str()))).collect();
     let mut problems = Vec::new();
     for column in &table.columns {
