@@ -252,3 +252,35 @@ async fn create_dml_drop_table_followed_and_unsupported_ddl_stops() {
     let applied: u64 = dst.scalar("SELECT COUNT(*) FROM app.base").await;
     assert_eq!(applied, 2, "the insert before the DDL was not applied");
 }
+
+/// With `heartbeat` on, an idle source keeps moving: the worker writes its row in
+/// `ferry.ferry_heartbeat` every interval, and the checkpoint follows the binlog it creates.
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeat_keeps_an_idle_source_moving() {
+    let (src, dst) = pair().await;
+    src.exec("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT); INSERT INTO app.t VALUES (1, 1)")
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = task_file(
+        dir.path(),
+        "hb",
+        &src,
+        &dst,
+        "[{database: app}]",
+        "  heartbeat: {enabled: true, interval: 1s}\n",
+    );
+    let ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
+    let _log = ferry.keep_log_on_panic();
+    wait_caught_up(&src, &dst, "default/hb", WAIT).await;
+    let before = support::checkpoint(&dst, "default/hb").await.expect("checkpoint");
+    support::eventually(Duration::from_secs(30), "the checkpoint to move with the heartbeat", || async {
+        let now = support::checkpoint(&dst, "default/hb").await.expect("checkpoint");
+        now.pointer("/position/pos") != before.pointer("/position/pos")
+    })
+    .await;
+    let age: i64 = src
+        .scalar("SELECT TIMESTAMPDIFF(SECOND, beat, UTC_TIMESTAMP(6)) FROM ferry.ferry_heartbeat WHERE task = 'default/hb'")
+        .await;
+    assert!(age <= 5, "the heartbeat is {age}s old");
+    assert_same_rows(&src, &dst, "app", "t").await;
+}

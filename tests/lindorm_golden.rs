@@ -23,7 +23,6 @@ fn column(name: &str, kind: ColumnKind, column_type: &str, nullable: bool, ordin
         nullable,
         ordinal,
         collation: None,
-        ..Default::default()
     }
 }
 

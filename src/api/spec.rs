@@ -168,14 +168,17 @@ pub enum Operation {
 pub struct ObjectSpec {
     /// Source database name.
     pub database: String,
-    /// Destination database (Lindorm namespace) name. Default: the source name.
+    /// Destination database (Lindorm namespace) name, used as written. Default: the source
+    /// name under `capitalization`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_name: Option<String>,
-    /// Operations to synchronise, inherited by the tables. Default: all. Not yet implemented:
-    /// a list other than all six operations is refused by validation.
+    /// Operations to synchronise (insert, update, delete, createTable, dropTable, addColumn),
+    /// inherited by the tables. Default: all. The full sync copies every selected row whatever
+    /// the list; the list governs the binlog's changes and DDL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operations: Option<Vec<Operation>>,
-    /// Tables to synchronise. Omitted: every base table of the database.
+    /// Tables to synchronise. Omitted: every base table of the database, including tables
+    /// created later (followed from their creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tables: Option<Vec<TableSpec>>,
 }
@@ -186,22 +189,25 @@ pub struct ObjectSpec {
 pub struct TableSpec {
     /// Source table name.
     pub name: String,
-    /// Destination table name. Default: the source name.
+    /// Destination table name, used as written. Default: the source name under
+    /// `capitalization`. Renaming limits the task to 1,000 listed tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_name: Option<String>,
     /// Columns to synchronise (key columns are always included). Omitted: all columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<String>>,
-    /// Column renames, source name → destination name. Not yet implemented: refused by
-    /// validation when set.
+    /// Column renames, source name → destination name, used as written. Renaming limits the
+    /// task to 1,000 listed tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column_mapping: Option<BTreeMap<String, String>>,
-    /// SQL WHERE condition selecting the rows to synchronise. Not yet implemented: refused by
-    /// validation when set.
+    /// SQL WHERE condition selecting the rows to synchronise, e.g.
+    /// `status = 'paid' AND amount > 10`: comparisons, AND/OR/NOT/XOR, IN, BETWEEN, LIKE, IS [NOT] NULL, arithmetic and
+    /// common string and date functions (docs/filters.md), over synchronised columns. Applied to
+    /// the full sync and to every change; an update that moves a row out of it deletes the row
+    /// in the destination, one that moves a row in inserts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    /// Operations for this table, overriding the database's. Not yet implemented: a list other
-    /// than all six operations is refused by validation.
+    /// Operations for this table, overriding the database's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operations: Option<Vec<Operation>>,
 }
@@ -210,14 +216,14 @@ pub struct TableSpec {
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum Capitalization {
-    /// The destination's convention (for mysql: as in the source).
+    /// The destination's convention: as in the source for mysql and lindorm (both keep case).
     #[default]
     Default,
-    /// Exactly as in the source. Not yet implemented for non-mysql destinations.
+    /// Exactly as in the source.
     Source,
-    /// Lower case. Not yet implemented: refused by validation.
+    /// Lower case (names not given explicitly by targetName or columnMapping).
     Lower,
-    /// Upper case. Not yet implemented: refused by validation.
+    /// Upper case (names not given explicitly by targetName or columnMapping).
     Upper,
 }
 
@@ -307,17 +313,23 @@ impl Default for RetrySpec {
     }
 }
 
-/// Heartbeat writes on the source. Not yet implemented: accepted; without it lag is measured
-/// from event timestamps.
+/// Heartbeat writes on the source: with `enabled`, the worker upserts one row per task into
+/// `<database>.ferry_heartbeat` every `interval`, which keeps the binlog (and the checkpoint)
+/// moving on an idle source and makes the reported lag current. Without it, lag comes from the
+/// commit timestamps of the source's own transactions (and reads 0 once the reader is idle).
+/// The source account needs CREATE and INSERT on `database`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatSpec {
     /// Write a heartbeat row on the source every `interval`.
     #[serde(default)]
     pub enabled: bool,
-    /// Interval between heartbeats, e.g. `10s`.
+    /// Interval between heartbeats, e.g. `10s` (1s to 1h). Default 10s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
+    /// Source database of the `ferry_heartbeat` table. Default `ferry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// Alerting thresholds.

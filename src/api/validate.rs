@@ -26,6 +26,8 @@ pub struct ValidatedTask {
     pub server_id: u32,
     /// Selection, name mapping, filters and operations, resolved.
     pub selection: crate::engine::select::Selection,
+    /// Heartbeat: (interval, source database), when enabled.
+    pub heartbeat: Option<(Duration, String)>,
 }
 
 /// Every problem found in a spec.
@@ -173,6 +175,28 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
              Split the task in two, or select whole databases without renames"
         ),
     );
+    let heartbeat = match spec.heartbeat.as_ref().filter(|h| h.enabled) {
+        None => None,
+        Some(h) => {
+            let interval = match h.interval.as_deref().map(parse_duration) {
+                None => Some(Duration::from_secs(10)),
+                Some(Ok(d)) if (1..=3600).contains(&d.as_secs()) => Some(d),
+                Some(Ok(_)) => {
+                    problems.push("spec.heartbeat.interval must be between 1s and 1h".into());
+                    None
+                }
+                Some(Err(e)) => {
+                    problems.push(format!("spec.heartbeat.interval: {e}"));
+                    None
+                }
+            };
+            let database = h.database.clone().unwrap_or_else(default_heartbeat_database);
+            if database.is_empty() {
+                problems.push("spec.heartbeat.database is empty: omit it for `ferry`".into());
+            }
+            interval.map(|i| (i, database))
+        }
+    };
     let selection = match crate::engine::select::Selection::new(spec) {
         Ok(selection) => Some(selection),
         Err(filter_problems) => {
@@ -224,7 +248,12 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
         apply_lanes,
         snapshot_readers,
         selection: selection.unwrap_or_default(),
+        heartbeat,
     })
+}
+
+fn default_heartbeat_database() -> String {
+    "ferry".into()
 }
 
 /// Most tables in a task that renames tables or columns (DTS's rule).

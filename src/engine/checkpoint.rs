@@ -131,6 +131,7 @@ mod tests {
                 ],
                 rows: 10,
                 done: false,
+                columns: Some(vec!["id".into(), "v".into()]),
             },
         );
         assert_eq!(Checkpoint::from_json(&cp.to_json()).expect("parses"), cp);

@@ -280,23 +280,6 @@ impl ChangeEvent {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gtid_states_round_trip_and_merge() {
-        let maria = GtidState::parse_mariadb("0-1-100,2-5-7").expect("parses");
-        assert_eq!(maria.to_string(), "0-1-100,2-5-7");
-        let Some(GtidState::Mysql(mut sets)) = GtidState::parse_mysql("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7") else {
-            panic!("parses")
-        };
-        GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 6);
-        GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 9);
-        assert_eq!(GtidState::Mysql(sets).to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7:9");
-    }
-}
-
 impl ChangeEvent {
     /// The change this event makes to the destination under its table's `filter` and
     /// `operations`, or `None` when it makes none. An update that moves a row out of the filter
@@ -322,5 +305,22 @@ impl ChangeEvent {
             RowChange::Delete { before } => (ops.delete && selected(&before)).then_some(RowChange::Delete { before }),
         }?;
         Some(ChangeEvent { change, ..self })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gtid_states_round_trip_and_merge() {
+        let maria = GtidState::parse_mariadb("0-1-100,2-5-7").expect("parses");
+        assert_eq!(maria.to_string(), "0-1-100,2-5-7");
+        let Some(GtidState::Mysql(mut sets)) = GtidState::parse_mysql("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7") else {
+            panic!("parses")
+        };
+        GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 6);
+        GtidState::add_mysql(&mut sets, "3e11fa47-71ca-11e1-9e33-c80aa9429562", 9);
+        assert_eq!(GtidState::Mysql(sets).to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7:9");
     }
 }

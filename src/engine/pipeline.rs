@@ -346,8 +346,16 @@ impl<S: Sink> Pipeline<S> {
                 }
             }
         });
+        let heartbeat = self
+            .task
+            .heartbeat
+            .clone()
+            .map(|(interval, database)| tokio::spawn(heartbeat(self.source.clone(), database, self.task.key.clone(), interval)));
         let result = self.apply_loop(&mut rx, &mut checkpoint).await;
         reader_task.abort();
+        if let Some(h) = heartbeat {
+            h.abort();
+        }
         result
     }
 
@@ -604,6 +612,44 @@ async fn read_slices(
         }
     }
     snapshot.close().await;
+}
+
+/// Writes the task's heartbeat row on the source every `interval` until aborted. A failed
+/// write is logged and retried at the next beat: the heartbeat never fails the task.
+async fn heartbeat(endpoint: Endpoint, database: String, task: String, interval: std::time::Duration) {
+    use mysql_async::prelude::Queryable;
+    let table = format!("{}.`ferry_heartbeat`", super::mysql_conn::quote_ident(&database));
+    let mut conn: Option<mysql_async::Conn> = None;
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        let result: SyncResult<()> = async {
+            if conn.is_none() {
+                let mut c = endpoint.connect().await?;
+                let setup = format!(
+                    "CREATE DATABASE IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {table} \
+                     (task VARCHAR(255) NOT NULL PRIMARY KEY, beat DATETIME(6) NOT NULL)",
+                    super::mysql_conn::quote_ident(&database)
+                );
+                c.query_drop(setup)
+                    .await
+                    .map_err(|e| super::mysql_conn::classify(&e).context("create the heartbeat table"))?;
+                conn = Some(c);
+            }
+            let Some(c) = conn.as_mut() else { return Ok(()) };
+            c.exec_drop(
+                format!("INSERT INTO {table} (task, beat) VALUES (?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE beat = VALUES(beat)"),
+                (task.as_str(),),
+            )
+            .await
+            .map_err(|e| super::mysql_conn::classify(&e).context("write the heartbeat"))
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "heartbeat write failed; retrying at the next beat");
+            conn = None;
+        }
+    }
 }
 
 /// Milliseconds since the epoch.

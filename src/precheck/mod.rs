@@ -10,7 +10,7 @@ use crate::{
     engine::{
         mysql_conn::{Endpoint, quote_table},
         schema::ColumnKind,
-        sink::{check_decimals, lindorm::dialect as lindorm_dialect, lindorm::lindorm_opts, mysql as mysql_sink},
+        sink::{check_decimals, lindorm as lindorm_sink, lindorm::lindorm_opts, mysql as mysql_sink},
         source::mysql::schema::{DiscoveredTable, discover},
     },
 };
@@ -531,28 +531,14 @@ async fn ensure_destination_tables(conn: &mut Conn, task: &ValidatedTask, tables
     for t in tables {
         let schema = &t.schema;
         let existing: Vec<(String, String, String)> = if lindorm {
-            match conn.query::<mysql_async::Row, _>(lindorm_dialect::describe(schema)).await {
-                Ok(rows) if !rows.is_empty() => {
-                    let header: Vec<String> = rows[0].columns_ref().iter().map(|c| c.name_str().into_owned()).collect();
-                    let values: Vec<Vec<String>> = rows
-                        .into_iter()
-                        .map(|r| {
-                            r.unwrap()
-                                .into_iter()
-                                .map(|v| match v {
-                                    mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-                                    other => other.as_sql(true),
-                                })
-                                .collect()
-                        })
-                        .collect();
-                    lindorm_dialect::described_columns(&header, &values)
-                        .into_iter()
-                        .map(|(n, t)| (n, t, String::new()))
-                        .collect()
-                }
-                _ => Vec::new(),
-            }
+            lindorm_sink::describe(conn, schema)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(n, t)| (n, t, String::new()))
+                .collect()
         } else {
             conn.exec(
                 "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
@@ -568,10 +554,11 @@ async fn ensure_destination_tables(conn: &mut Conn, task: &ValidatedTask, tables
         if let Err(e) = check_decimals(schema, &types) {
             decimals.push(e.message);
         }
-        if !as_is && !lindorm {
-            if let Err(e) = mysql_sink::check_compatible(schema, &existing) {
-                conflicts.push(e.message);
-            }
+        if !as_is
+            && !lindorm
+            && let Err(e) = mysql_sink::check_compatible(schema, &existing)
+        {
+            conflicts.push(e.message);
         }
     }
     let mut items = vec![if decimals.is_empty() {

@@ -49,8 +49,7 @@ impl MariaDb {
 
     /// Like [`MariaDb::start`], with extra server options (`--skip-log-bin`).
     pub async fn start_args(server_id: u32, args: &str) -> MariaDb {
-        let db = Self::start_inner(server_id, false, args);
-        db
+        Self::start_inner(server_id, false, args)
     }
 
     fn start_with(server_id: u32, tls: bool) -> MariaDb {

@@ -319,6 +319,36 @@ fn quote_plain(d: Dialect, s: &str) -> SyncResult<String> {
     dialect::quote(d, s).map_err(|why| SyncError::definite(format!("cannot write `{s}` to Lindorm: {why}"), "rename the task"))
 }
 
+/// Columns (name, type) of the destination table as `DESCRIBE` gives them, `None` when it does
+/// not exist (or the server does not describe it). Fails only on a lost connection.
+pub async fn describe(conn: &mut Conn, table: &TableSchema) -> SyncResult<Option<Vec<(String, String)>>> {
+    let rows: Vec<mysql_async::Row> = match conn.query(dialect::describe(table)).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            let e = classify(&e);
+            if e.class == crate::engine::retry::ErrorClass::Connection {
+                return Err(e);
+            }
+            return Ok(None);
+        }
+    };
+    let Some(first) = rows.first() else { return Ok(None) };
+    let header: Vec<String> = first.columns_ref().iter().map(|c| c.name_str().into_owned()).collect();
+    let values: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            mysql_async::Row::unwrap(row)
+                .into_iter()
+                .map(|v| match v {
+                    mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                    other => other.as_sql(true),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Some(dialect::described_columns(&header, &values)))
+}
+
 /// The error of a worker whose epoch is no longer the task's.
 fn fenced(task: &str, epoch: i64) -> SyncError {
     SyncError::definite(
@@ -332,31 +362,7 @@ impl LindormSink {
     /// server does not describe it).
     async fn existing_columns(&mut self, table: &TableSchema) -> SyncResult<Option<Vec<(String, String)>>> {
         self.connect().await?;
-        let rows: Vec<mysql_async::Row> = match self.conns[0].query(dialect::describe(table)).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                let e = classify(&e);
-                if e.class == crate::engine::retry::ErrorClass::Connection {
-                    return Err(e);
-                }
-                return Ok(None);
-            }
-        };
-        let Some(first) = rows.first() else { return Ok(None) };
-        let header: Vec<String> = first.columns_ref().iter().map(|c| c.name_str().into_owned()).collect();
-        let values: Vec<Vec<String>> = rows
-            .into_iter()
-            .map(|row| {
-                row.unwrap()
-                    .into_iter()
-                    .map(|v| match v {
-                        mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-                        other => other.as_sql(true),
-                    })
-                    .collect()
-            })
-            .collect();
-        Ok(Some(dialect::described_columns(&header, &values)))
+        describe(&mut self.conns[0], table).await
     }
 
     async fn apply_ddl_inner(&mut self, change: &SchemaChange) -> SyncResult<()> {

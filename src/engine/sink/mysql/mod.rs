@@ -350,7 +350,6 @@ mod tests {
             nullable: false,
             ordinal: o,
             collation: None,
-            ..Default::default()
         };
         Arc::new(TableSchema {
             source: TableId::new("s", "t"),

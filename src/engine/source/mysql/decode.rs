@@ -223,7 +223,6 @@ mod tests {
             nullable: true,
             ordinal: 0,
             collation: None,
-            ..Default::default()
         }
     }
 

@@ -245,7 +245,6 @@ mod tests {
             nullable: false,
             ordinal: 0,
             collation: None,
-            ..Default::default()
         };
         let table = TableSchema {
             source: TableId::new("d", "t"),
