@@ -175,6 +175,19 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
         wait_for_signal().await;
         std::process::exit(130);
     });
+    // The prechecks first, as in a cluster; an end that is down is retried by the run itself.
+    let (source, destination) = ferry::worker::endpoints(&task, &connections);
+    let report = ferry::precheck::run(&task, &source, &destination).await;
+    for item in report.items.iter().filter(|i| i.result != ferry::api::PrecheckResult::Passed) {
+        tracing::warn!(check = %item.name, result = ?item.result, "precheck: {}", item.message);
+    }
+    if !report.passed && !ferry::precheck::only_unreachable(&report) {
+        eprintln!(
+            "error: a precheck failed (`ferry precheck -f {}` shows the report); not starting",
+            file.display()
+        );
+        return ExitCode::FAILURE;
+    }
     let display = ferry::progress::spawn(metrics.clone(), plain);
     let result = run_task(task, connections, metrics.clone(), stop_rx).await;
     display.abort();
@@ -270,7 +283,11 @@ async fn worker(task: String, metrics_addr: String) -> ExitCode {
             ExitCode::from(3)
         }
         // Temporary: the operator relaunches it (EX_TEMPFAIL).
-        Err(e @ (ferry::worker::cluster::WorkerError::LostLease | ferry::worker::cluster::WorkerError::Lease(_))) => {
+        Err(
+            e @ (ferry::worker::cluster::WorkerError::LostLease
+            | ferry::worker::cluster::WorkerError::Lease(_)
+            | ferry::worker::cluster::WorkerError::Unreachable),
+        ) => {
             tracing::error!(error = %e, "stopping");
             ExitCode::from(75)
         }

@@ -8,7 +8,9 @@ use mysql_async::{Conn, prelude::Queryable};
 use crate::{
     api::{ConflictingTables, DestinationKind, PrecheckItem, PrecheckResult, PrecheckStatus, ValidatedTask},
     engine::{
-        mysql_conn::{Endpoint, quote_table},
+        checkpoint::Checkpoint,
+        event::Value,
+        mysql_conn::{Endpoint, quote_ident, quote_table, sql_literal},
         schema::ColumnKind,
         sink::{check_decimals, lindorm as lindorm_sink, lindorm::lindorm_opts, mysql as mysql_sink},
         source::mysql::schema::{DiscoveredTable, discover},
@@ -471,10 +473,38 @@ async fn ensure_destination(task: &ValidatedTask, destination: &Endpoint, tables
         items.push(ensure_destination_privileges(&mut conn, task).await);
     }
     if let Some(tables) = tables {
-        items.extend(ensure_destination_tables(&mut conn, task, tables, lindorm).await);
+        let owned = owned_tables(&mut conn, task).await;
+        items.extend(ensure_destination_tables(&mut conn, task, tables, lindorm, &owned).await);
     }
     let _ = conn.disconnect().await;
     items
+}
+
+/// Source names of the tables this task already synchronises (its stored checkpoint), so that
+/// a restarted task does not find its own tables "conflicting".
+async fn owned_tables(conn: &mut Conn, task: &ValidatedTask) -> Vec<String> {
+    let sql = format!(
+        "SELECT epoch, state FROM {}.`ferry_checkpoint` WHERE task = {}",
+        quote_ident(&task.spec.destination.checkpoint_database),
+        sql_literal(&Value::Text(task.key.clone()))
+    );
+    let rows: Vec<(i64, Option<String>)> = conn.query(sql).await.unwrap_or_default();
+    rows.into_iter()
+        .max_by_key(|(epoch, _)| *epoch)
+        .and_then(|(_, state)| Checkpoint::from_json(&state.unwrap_or_default()).ok())
+        .map(|c| c.tables.into_keys().collect())
+        .unwrap_or_default()
+}
+
+/// Whether every failure of `report` is a connection failure: the ends may be back soon, so a
+/// restarting task retries rather than stopping for good.
+pub fn only_unreachable(report: &PrecheckStatus) -> bool {
+    !report.passed
+        && report
+            .items
+            .iter()
+            .filter(|i| i.result == PrecheckResult::Failed)
+            .all(|i| i.name == "sourceConnection" || i.name == "destinationConnection")
 }
 
 /// CREATE, SELECT, INSERT, UPDATE, DELETE on every destination database and the checkpoint
@@ -524,7 +554,13 @@ async fn ensure_destination_privileges(conn: &mut Conn, task: &ValidatedTask) ->
 /// Existing destination tables: DECIMAL columns must match (always), and under
 /// `conflictingTables: precheckError` the table must have every column with the source type
 /// and the source key.
-async fn ensure_destination_tables(conn: &mut Conn, task: &ValidatedTask, tables: &[DiscoveredTable], lindorm: bool) -> Vec<PrecheckItem> {
+async fn ensure_destination_tables(
+    conn: &mut Conn,
+    task: &ValidatedTask,
+    tables: &[DiscoveredTable],
+    lindorm: bool,
+    owned: &[String],
+) -> Vec<PrecheckItem> {
     let as_is = task.spec.conflicting_tables == ConflictingTables::Ignore;
     let mut decimals = Vec::new();
     let mut conflicts = Vec::new();
@@ -554,8 +590,11 @@ async fn ensure_destination_tables(conn: &mut Conn, task: &ValidatedTask, tables
         if let Err(e) = check_decimals(schema, &types) {
             decimals.push(e.message);
         }
+        // A table the task already synchronises may lag the source's DDL until the binlog
+        // replays it, and is Ferry's own: only DECIMALs are compared.
         if !as_is
             && !lindorm
+            && !owned.contains(&schema.source.to_string())
             && let Err(e) = mysql_sink::check_compatible(schema, &existing)
         {
             conflicts.push(e.message);

@@ -52,6 +52,8 @@ pub enum WorkerError {
     LostLease,
     #[error("a precheck failed; see status.precheck")]
     PrecheckFailed,
+    #[error("the source or the destination is unreachable (see status.precheck); the operator retries")]
+    Unreachable,
 }
 
 /// Seconds the task's Lease lasts without renewal: a worker on a lost node is replaced only
@@ -140,7 +142,13 @@ pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, sto
         tracing::info!(check = %item.name, result = ?item.result, message = %item.message, "precheck");
     }
     let passed = report.passed;
+    let unreachable = crate::precheck::only_unreachable(&report);
     reporter.precheck = Some(report);
+    if unreachable {
+        // The source or the destination is down: a reason to retry (the operator relaunches
+        // within retry.connectionFailures), not to give up on the task.
+        return Err(WorkerError::Unreachable);
+    }
     if !passed {
         let message = "a precheck failed; see status.precheck for the item and its remedy";
         reporter
