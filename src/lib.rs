@@ -7,4 +7,5 @@ pub mod metrics;
 pub mod precheck;
 pub mod progress;
 pub mod task_file;
+pub mod verify;
 pub mod worker;

@@ -47,6 +47,23 @@ enum Verb {
         #[arg(short = 'o', long = "output", default_value = "table", value_parser = ["table", "json"])]
         output: String,
     },
+    /// Compare source and destination for the task's objects, chunk by chunk (counts and
+    /// checksums over the mapped, filtered columns); differing keys are read again after
+    /// `--settle` so rows still in flight do not count. Exit 0: equal, 1: differences, 2: error.
+    Verify {
+        /// Task file: a SyncTask and the Secrets it names (multi-document YAML).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// `table` (readable) or `json`.
+        #[arg(short = 'o', long = "output", default_value = "table", value_parser = ["table", "json"])]
+        output: String,
+        /// Source rows per chunk.
+        #[arg(long, default_value_t = 5000)]
+        chunk: usize,
+        /// Time to wait before re-reading differing keys (the task's lag), e.g. `10s`.
+        #[arg(long, default_value = "10s")]
+        settle: String,
+    },
     /// Run the task of a SyncTask in the cluster (what a worker Pod runs): reads the SyncTask
     /// and its Secrets from the API and reports progress to its status.
     Worker {
@@ -102,6 +119,12 @@ async fn main() -> ExitCode {
         },
         Verb::Run { file, metrics_addr, plain } => run(file, metrics_addr, plain).await,
         Verb::Precheck { file, output } => precheck(file, &output).await,
+        Verb::Verify {
+            file,
+            output,
+            chunk,
+            settle,
+        } => verify(file, &output, chunk, &settle).await,
         Verb::Worker { task, metrics_addr } => worker(task, metrics_addr).await,
         Verb::Operator {
             worker_image,
@@ -256,6 +279,58 @@ async fn precheck(file: PathBuf, output: &str) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `ferry verify`: the comparison as a table or JSON; exit 0 equal, 1 differences, 2 error.
+async fn verify(file: PathBuf, output: &str, chunk: usize, settle: &str) -> ExitCode {
+    let (task, connections) = match load(&file) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let settle = match ferry::api::parse_duration(settle) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --settle: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (source, destination) = ferry::worker::endpoints(&task, &connections);
+    let report = match ferry::verify::verify(&task, &source, &destination, chunk.max(1), settle).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if output == "json" {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        let w = |f: fn(&ferry::verify::TableReport) -> usize| report.tables.iter().map(f).max().unwrap_or(0);
+        let (tw, dw) = (w(|t| t.table.len()).max(5), w(|t| t.destination.len()).max(11));
+        println!(
+            "{:tw$}  {:dw$}  {:>11}  {:>11}  RESULT",
+            "TABLE", "DESTINATION", "SOURCE ROWS", "DEST ROWS"
+        );
+        for t in &report.tables {
+            let result = if t.differing == 0 {
+                "equal".to_string()
+            } else {
+                let listed: Vec<String> = t.differences.iter().map(|d| format!("{} {}", d.kind, d.key)).collect();
+                format!("{} differing: {}", t.differing, listed.join("; "))
+            };
+            println!(
+                "{:tw$}  {:dw$}  {:>11}  {:>11}  {result}",
+                t.table, t.destination, t.source_rows, t.destination_rows
+            );
+        }
+    }
+    if report.equal { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// `ferry worker`: exit 0 when stopped by a signal, 1 when the task failed (the reason is in

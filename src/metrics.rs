@@ -56,6 +56,7 @@ pub struct TaskMetrics {
     pub ddl_skipped: IntCounter,
     pub ddl_applied: IntCounter,
     pub events_filtered: IntCounter,
+    pub throttled_seconds: prometheus::Counter,
     pub text: Mutex<TextState>,
 }
 
@@ -107,6 +108,14 @@ impl TaskMetrics {
                 "ferry_events_filtered_total",
                 "Binlog row events left out by a table's filter or operations",
             )?,
+            throttled_seconds: {
+                let c = prometheus::Counter::with_opts(opts(
+                    "ferry_throttled_seconds_total",
+                    "Seconds spent waiting for spec.throttling limits",
+                ))?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             errors,
             registry,
             text: Mutex::new(TextState {

@@ -168,13 +168,20 @@ async fn worker_moves_the_data_and_reports_in_status() {
     assert!(failed.starts_with("PrecheckFailed|"), "{failed}");
     assert!(failed.contains("nokey") && failed.contains("Remedy:"), "{failed}");
 
-    // A definite failure while running (an incompatible destination table): written to the
-    // Ready condition with the remedy, exit code 1.
-    src.exec("CREATE TABLE app.bad (id INT PRIMARY KEY, v INT)").await;
-    dst.exec("CREATE TABLE app.bad (id INT PRIMARY KEY, v VARCHAR(3))").await;
+    // A definite failure while running (source DDL Ferry cannot follow): written to the Ready
+    // condition with the remedy, exit code 1.
+    src.exec("CREATE TABLE app.bad (id INT PRIMARY KEY, v INT); INSERT INTO app.bad VALUES (1, 1)")
+        .await;
     let out = plane.kubectl_stdin(&["apply", "-f", "-"], &manifests("bad", &src, &dst, "bad"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut child = worker(&plane, "default/bad", &dir.path().join("bad.log"));
+    let following = || get(&plane, &["get", "st", "bad", "-o", "jsonpath={.status.phase}"]) == "Incremental";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !following() {
+        assert!(std::time::Instant::now() < deadline, "the task never reached Incremental");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    src.exec("ALTER TABLE app.bad MODIFY v BIGINT").await;
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("join")
@@ -191,5 +198,8 @@ async fn worker_moves_the_data_and_reports_in_status() {
         ],
     );
     assert!(failed.starts_with("Failed|"), "{failed}");
-    assert!(failed.contains("not compatible") && failed.contains("Remedy:"), "{failed}");
+    assert!(
+        failed.contains("cannot follow") && failed.contains("MODIFY COLUMN") && failed.contains("Remedy:"),
+        "{failed}"
+    );
 }

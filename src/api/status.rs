@@ -32,6 +32,9 @@ pub struct SyncTaskStatus {
     /// Results of the prechecks the worker ran before starting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precheck: Option<PrecheckStatus>,
+    /// Seconds this worker has waited for `spec.throttling` limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_seconds: Option<u64>,
 }
 
 /// Precheck results.

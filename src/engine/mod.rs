@@ -11,3 +11,4 @@ pub mod schema;
 pub mod select;
 pub mod sink;
 pub mod source;
+pub mod throttle;

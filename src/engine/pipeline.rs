@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{
     checkpoint::{Checkpoint, SliceProgress, TableProgress},
-    event::{ChangeEvent, Position, Row, RowChange},
+    event::{ChangeEvent, Position, Row, RowChange, Value},
     mysql_conn::Endpoint,
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},
@@ -25,6 +25,7 @@ use super::{
         binlog::{BinlogReader, SourceEvent},
         snapshot::Snapshot,
     },
+    throttle::{Phase as ThrottlePhase, Throttle},
 };
 use crate::{
     api::{ConflictingTables, ValidatedTask},
@@ -220,11 +221,21 @@ impl<S: Sink> Pipeline<S> {
             let (tx, mut rx) = mpsc::channel::<SyncResult<Chunk>>(readers);
             let mut set = tokio::task::JoinSet::new();
             let shared: Arc<[Arc<TableSchema>]> = tables.into();
+            let throttle = Throttle::new(self.task.spec.throttling.as_ref(), ThrottlePhase::Full, self.metrics.clone());
             let mut first = Some(first);
             for _ in 0..readers {
                 let snapshot = first.take();
                 let (endpoint, queue, tx, tables) = (self.source.clone(), queue.clone(), tx.clone(), shared.clone());
-                set.spawn(read_slices(endpoint, flavor, snapshot, tables, queue, tx, limit));
+                let reader = Reader {
+                    endpoint,
+                    flavor,
+                    tables,
+                    queue,
+                    tx,
+                    limit,
+                    throttle: throttle.clone(),
+                };
+                set.spawn(reader.run(snapshot));
             }
             drop(tx);
             let result = self.apply_chunks(tables, &mut rx, checkpoint).await;
@@ -369,6 +380,7 @@ impl<S: Sink> Pipeline<S> {
         // Version of the last event read; the checkpoint takes it only at commit boundaries.
         let mut version = checkpoint.version;
         let mut stop = self.stop.clone();
+        let throttle = Throttle::new(self.task.spec.throttling.as_ref(), ThrottlePhase::Incremental, self.metrics.clone());
         loop {
             let item = tokio::select! {
                 biased;
@@ -384,6 +396,13 @@ impl<S: Sink> Pipeline<S> {
                 Some(None) => return Err(SyncError::new(ErrorClass::Connection, "the binlog reader stopped")),
                 Some(Some(events)) => events?,
             };
+            if throttle.is_set() {
+                let (rows, bytes) = events.iter().fold((0u64, 0u64), |(r, b), e| match e {
+                    SourceEvent::Row(change) => (r + 1, b + change.approx_size() as u64),
+                    _ => (r, b),
+                });
+                throttle.acquire(0, rows, bytes).await;
+            }
             for event in events {
                 match event {
                     SourceEvent::Row(change) => {
@@ -558,60 +577,79 @@ struct Chunk {
 }
 
 /// One snapshot reader: takes key ranges from `queue` and sends their chunks, in key order,
-/// until the queue is empty or the receiver is gone. Opens its own snapshot unless given one.
-async fn read_slices(
+/// until the queue is empty or the receiver is gone, within the full sync's load limits.
+struct Reader {
     endpoint: Endpoint,
     flavor: source::Flavor,
-    snapshot: Option<Snapshot>,
     tables: Arc<[Arc<TableSchema>]>,
     queue: Arc<std::sync::Mutex<std::collections::VecDeque<SliceWork>>>,
     tx: mpsc::Sender<SyncResult<Chunk>>,
     limit: usize,
-) {
-    let mut snapshot = match snapshot {
-        Some(s) => s,
-        None => match Snapshot::open(&endpoint, flavor).await {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
-            }
-        },
-    };
-    loop {
-        let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
-        let Some(work) = next else { break };
-        let table = &tables[work.table];
-        let mut after = work.after;
-        loop {
-            let rows = match snapshot.read_chunk(table, after.as_deref(), work.upper.as_deref(), limit).await {
-                Ok(rows) => rows,
+    throttle: Arc<Throttle>,
+}
+
+impl Reader {
+    /// Reads until done; opens its own snapshot unless given one.
+    async fn run(self, snapshot: Option<Snapshot>) {
+        let Reader {
+            endpoint,
+            flavor,
+            tables,
+            queue,
+            tx,
+            limit,
+            throttle,
+        } = self;
+        let mut snapshot = match snapshot {
+            Some(s) => s,
+            None => match Snapshot::open(&endpoint, flavor).await {
+                Ok(s) => s,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
                     return;
                 }
-            };
-            let done = rows.len() < limit;
-            if let Some(last) = rows.last() {
-                after = Some(table.key.iter().map(|&i| last[i].clone()).collect());
-            }
-            let chunk = Chunk {
-                table: work.table,
-                slice: work.slice,
-                rows,
-                last_key: after.clone(),
-                done,
-            };
-            if tx.send(Ok(chunk)).await.is_err() {
-                snapshot.close().await;
-                return;
-            }
-            if done {
-                break;
+            },
+        };
+        loop {
+            let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+            let Some(work) = next else { break };
+            let table = &tables[work.table];
+            let mut after = work.after;
+            loop {
+                throttle.acquire(1, 0, 0).await;
+                let rows = match snapshot.read_chunk(table, after.as_deref(), work.upper.as_deref(), limit).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                if throttle.is_set() {
+                    let bytes: usize = rows.iter().flatten().map(Value::approx_size).sum();
+                    throttle.acquire(0, rows.len() as u64, bytes as u64).await;
+                }
+                let done = rows.len() < limit;
+                if let Some(last) = rows.last() {
+                    after = Some(table.key.iter().map(|&i| last[i].clone()).collect());
+                }
+                let chunk = Chunk {
+                    table: work.table,
+                    slice: work.slice,
+                    rows,
+                    last_key: after.clone(),
+                    done,
+                };
+                if tx.send(Ok(chunk)).await.is_err() {
+                    snapshot.close().await;
+                    return;
+                }
+                if done {
+                    break;
+                }
             }
         }
+        snapshot.close().await;
     }
-    snapshot.close().await;
 }
 
 /// Writes the task's heartbeat row on the source every `interval` until aborted. A failed

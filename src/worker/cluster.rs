@@ -311,6 +311,7 @@ pub fn status_of(metrics: &TaskMetrics, generation: Option<i64>) -> SyncTaskStat
         }),
         retry: None,
         precheck: None,
+        throttled_seconds: Some(metrics.throttled_seconds.get() as u64),
     }
 }
 

@@ -164,9 +164,14 @@ pub struct Ferry {
 impl Ferry {
     /// Starts `ferry run -f file`, logging to `log` (appended).
     pub fn spawn(file: &Path, log: &Path) -> Ferry {
+        Self::spawn_metrics(file, log, "off")
+    }
+
+    /// Like [`Ferry::spawn`], serving `/metrics` on `metrics_addr`.
+    pub fn spawn_metrics(file: &Path, log: &Path, metrics_addr: &str) -> Ferry {
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("open log");
         let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(["run", "-f", &file.display().to_string(), "--plain", "--metrics-addr", "off"])
+            .args(["run", "-f", &file.display().to_string(), "--plain", "--metrics-addr", metrics_addr])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(out)
@@ -354,4 +359,31 @@ pub async fn columns_of(server: &MariaDb, db: &str, table: &str) -> Vec<String> 
     )
     .await
     .expect("columns")
+}
+
+/// The value of the metric series `name` (first match) from `/metrics` at `addr`.
+pub fn metric(addr: &str, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Runs `ferry <verb> -f file args…`: (exit code, stdout); stderr is printed.
+pub fn ferry_cli(verb: &str, file: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([verb, "-f", &file.display().to_string()])
+        .args(args)
+        .output()
+        .expect("run ferry");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
 }

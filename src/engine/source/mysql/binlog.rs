@@ -75,7 +75,8 @@ pub struct BinlogReader {
     /// Connection for rediscovering tables after DDL, opened on first use.
     side: Option<mysql_async::Conn>,
     tables: HashMap<(String, String), Arc<TableSchema>>,
-    bindings: HashMap<u64, Option<Binding>>,
+    /// Table id → (database, table), column count, and the binding (`None`: not selected).
+    bindings: HashMap<u64, ((String, String), u64, Option<Binding>)>,
     file: String,
     gtid: Option<GtidState>,
     /// GTID of the transaction in progress, applied to `gtid` at its commit.
@@ -221,6 +222,7 @@ impl BinlogReader {
         match data {
             EventData::RotateEvent(_) => {
                 self.file = rotate_file_name(&header, event.data());
+                self.bindings.clear();
             }
             EventData::FormatDescriptionEvent(_)
             | EventData::HeartbeatEvent
@@ -297,10 +299,15 @@ impl BinlogReader {
             }
             EventData::XidEvent(_) => out.push(self.commit(end_pos, header.timestamp())),
             EventData::TableMapEvent(tme) => {
-                // A table id names one version of a table's definition: bind it once.
-                if !self.bindings.contains_key(&tme.table_id()) {
+                // Within one server's life a table id names one version of one table's
+                // definition: bind it once. Ids restart with the server, so a binding is reused
+                // only for the same table and column count (and all are dropped at each rotate).
+                let same = matches!(self.bindings.get(&tme.table_id()), Some((name, count, _))
+                    if *count == tme.columns_count() && name.0 == tme.database_name() && name.1 == tme.table_name());
+                if !same {
                     let binding = self.bind(&tme)?;
-                    self.bindings.insert(tme.table_id(), binding);
+                    let name = (tme.database_name().into_owned(), tme.table_name().into_owned());
+                    self.bindings.insert(tme.table_id(), (name, tme.columns_count(), binding));
                 }
             }
             EventData::RowsEvent(rows) => {
@@ -614,7 +621,7 @@ impl BinlogReader {
     }
 
     fn rows(&self, rows: &RowsEventData<'_>, ts: u32, here: &str, out: &mut Vec<SourceEvent>) -> SyncResult<()> {
-        let Some(Some(binding)) = self.bindings.get(&rows.table_id()) else {
+        let Some((_, _, Some(binding))) = self.bindings.get(&rows.table_id()) else {
             return Ok(());
         };
         let tme = self

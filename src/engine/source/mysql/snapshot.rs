@@ -110,30 +110,7 @@ impl Snapshot {
         upper: Option<&[Value]>,
         limit: usize,
     ) -> SyncResult<Vec<Row>> {
-        let sql = chunk_query(table, after.is_some(), upper.is_some(), limit);
-        let mut params: Vec<mysql_async::Value> = after.map(keyset_params).unwrap_or_default();
-        params.extend(upper.map(keyset_params).unwrap_or_default());
-        let rows: Vec<mysql_async::Row> = self
-            .conn
-            .exec(sql, params)
-            .await
-            .map_err(|e| classify(&e).context(format!("read a chunk of `{}` from the source", table.source)))?;
-        rows.into_iter()
-            .map(|mut row| {
-                table
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, column)| decode(column, row.take(i).unwrap_or(mysql_async::Value::NULL), Origin::Snapshot))
-                    .collect::<Result<Row, String>>()
-                    .map_err(|why| {
-                        SyncError::definite(
-                            format!("failed to decode a row of `{}`: {why}", table.source),
-                            "report this as a bug with the column's type",
-                        )
-                    })
-            })
-            .collect()
+        read_range(&mut self.conn, table, after, upper, limit).await
     }
 
     /// Keys that cut `table` into at most `slices` ranges of about `rows_estimated / slices`
@@ -181,6 +158,65 @@ impl Snapshot {
         let _ = self.conn.query_drop("ROLLBACK").await;
         let _ = self.conn.disconnect().await;
     }
+}
+
+/// Reads up to `limit` rows of `table` (its `source` name and column `name`s, its filter)
+/// whose key is greater than `after` and at most `upper`, in key order, on any connection whose
+/// session returns character data as binary (as [`Snapshot`] sets it up).
+pub async fn read_range(
+    conn: &mut Conn,
+    table: &TableSchema,
+    after: Option<&[Value]>,
+    upper: Option<&[Value]>,
+    limit: usize,
+) -> SyncResult<Vec<Row>> {
+    let sql = chunk_query(table, after.is_some(), upper.is_some(), limit);
+    let mut params: Vec<mysql_async::Value> = after.map(keyset_params).unwrap_or_default();
+    params.extend(upper.map(keyset_params).unwrap_or_default());
+    let rows: Vec<mysql_async::Row> = conn
+        .exec(sql, params)
+        .await
+        .map_err(|e| classify(&e).context(format!("read a chunk of `{}`", table.source)))?;
+    rows.into_iter().map(|row| decode_row(table, row)).collect()
+}
+
+/// Reads the row of `table` with key `key`, if it exists (and passes the table's filter).
+pub async fn read_key(conn: &mut Conn, table: &TableSchema, key: &[Value]) -> SyncResult<Option<Row>> {
+    let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let mut conditions: Vec<String> = table
+        .key
+        .iter()
+        .map(|&i| format!("{} = ?", quote_ident(&table.columns[i].name)))
+        .collect();
+    if let Some(filter) = &table.filter {
+        conditions.push(filter.sql());
+    }
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {}",
+        cols.join(", "),
+        quote_table(&table.source),
+        conditions.join(" AND ")
+    );
+    let row: Option<mysql_async::Row> = conn
+        .exec_first(sql, key.iter().map(to_wire).collect::<Vec<_>>())
+        .await
+        .map_err(|e| classify(&e).context(format!("read a row of `{}`", table.source)))?;
+    row.map(|row| decode_row(table, row)).transpose()
+}
+
+fn decode_row(table: &TableSchema, mut row: mysql_async::Row) -> SyncResult<Row> {
+    table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| decode(column, row.take(i).unwrap_or(mysql_async::Value::NULL), Origin::Snapshot))
+        .collect::<Result<Row, String>>()
+        .map_err(|why| {
+            SyncError::definite(
+                format!("failed to decode a row of `{}`: {why}", table.source),
+                "report this as a bug with the column's type",
+            )
+        })
 }
 
 /// `SELECT cols FROM t [WHERE key > ? [AND key <= ?]] ORDER BY key LIMIT n`, with the tuple
