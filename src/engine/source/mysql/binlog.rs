@@ -60,6 +60,9 @@ pub enum SourceEvent {
     Idle,
 }
 
+/// A table id's table name, column count and binding (`None`: not selected).
+type BoundTable = ((String, String), u64, Option<Binding>);
+
 /// Maps a binlog table id to its selected table and column positions.
 struct Binding {
     schema: Arc<TableSchema>,
@@ -76,7 +79,7 @@ pub struct BinlogReader {
     side: Option<mysql_async::Conn>,
     tables: HashMap<(String, String), Arc<TableSchema>>,
     /// Table id → (database, table), column count, and the binding (`None`: not selected).
-    bindings: HashMap<u64, ((String, String), u64, Option<Binding>)>,
+    bindings: HashMap<u64, BoundTable>,
     file: String,
     gtid: Option<GtidState>,
     /// GTID of the transaction in progress, applied to `gtid` at its commit.
