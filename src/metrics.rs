@@ -57,6 +57,9 @@ pub struct TaskMetrics {
     pub ddl_applied: IntCounter,
     pub events_filtered: IntCounter,
     pub throttled_seconds: prometheus::Counter,
+    pub checkpoint_source_time: IntGauge,
+    pub binlog_retention_seconds: IntGauge,
+    pub binlog_purge_margin_seconds: IntGauge,
     pub text: Mutex<TextState>,
 }
 
@@ -116,6 +119,18 @@ impl TaskMetrics {
                 registry.register(Box::new(c.clone()))?;
                 c
             },
+            checkpoint_source_time: gauge(
+                "ferry_checkpoint_source_timestamp_seconds",
+                "Source time the checkpoint reflects: commit time of the last applied transaction (now when caught up), snapshot start during the full sync",
+            )?,
+            binlog_retention_seconds: gauge(
+                "ferry_source_binlog_retention_seconds",
+                "The source's binlog retention (binlog_expire_logs_seconds / expire_logs_days); 0 when binlogs are not purged by age",
+            )?,
+            binlog_purge_margin_seconds: gauge(
+                "ferry_binlog_purge_margin_seconds",
+                "Seconds left before the binlog the task still needs may be purged (retention minus the checkpoint's age); -1 when binlogs are not purged by age",
+            )?,
             errors,
             registry,
             text: Mutex::new(TextState {
@@ -124,6 +139,43 @@ impl TaskMetrics {
                 retry: None,
             }),
         }))
+    }
+
+    /// Updates what depends on the clock: the purge margin, and the lag while the task cannot
+    /// apply (retrying) — it grows with time instead of showing the last value.
+    pub fn refresh(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let at = self.checkpoint_source_time.get();
+        let retention = self.binlog_retention_seconds.get();
+        if at <= 0 {
+            // Nothing read yet: the whole retention is left.
+            self.binlog_purge_margin_seconds.set(if retention > 0 { retention } else { -1 });
+            return;
+        }
+        let age = (now - at).max(0);
+        self.binlog_purge_margin_seconds
+            .set(if retention > 0 { retention - age } else { -1 });
+        if self.text().stage == Stage::Retrying {
+            self.lag_seconds.set(age);
+        }
+    }
+
+    /// When the binlog the task needs is at risk of being purged (less than half the retention
+    /// left): the warning, with the remedy.
+    pub fn retention_warning(&self) -> Option<String> {
+        let (retention, margin) = (self.binlog_retention_seconds.get(), self.binlog_purge_margin_seconds.get());
+        (retention > 0 && margin >= -retention && margin < retention / 2).then(|| {
+            format!(
+                "the binlog from the checkpoint may be purged in about {}m (the source keeps binlogs {}m, the task is {}m behind): \
+                 raise binlog_expire_logs_seconds on the source, or fix what holds the task back; once purged, the task needs a new full sync",
+                margin.max(0) / 60,
+                retention / 60,
+                (retention - margin) / 60
+            )
+        })
     }
 
     /// Sets the stage.

@@ -161,3 +161,53 @@ async fn chaos_under_load_loses_nothing() {
         ferry.log_text()
     );
 }
+
+/// The binlog-retention guard: with the source keeping binlogs 40 s and the destination down
+/// while the source writes, the task falls behind; once less than half the retention is left,
+/// `ferry_binlog_purge_margin_seconds` says so and the worker warns with the remedy. When the
+/// destination is back and the task catches up, the margin recovers. (The lag grows while the
+/// task retries, rather than showing its last value.)
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_guard_warns_before_the_binlog_is_purged() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec("SET GLOBAL binlog_expire_logs_seconds = 40; CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT)")
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = task_file(
+        dir.path(),
+        "keep",
+        &src,
+        &dst,
+        "[{database: app}]",
+        "  precheck: {ignore: [binlogRetention]}\n",
+    );
+    let addr = format!("127.0.0.1:{}", free_port());
+    let ferry = Ferry::spawn_metrics(&file, &dir.path().join("ferry.log"), &addr);
+    let _log = ferry.keep_log_on_panic();
+    wait_caught_up(&src, &dst, "default/keep", WAIT).await;
+    assert_eq!(metric(&addr, "ferry_source_binlog_retention_seconds"), Some(40.0));
+
+    dst.stop();
+    src.exec("INSERT INTO app.t VALUES (1, 1)").await;
+    support::eventually(Duration::from_secs(60), "the purge margin to fall below half the retention", || {
+        let margin = metric(&addr, "ferry_binlog_purge_margin_seconds").unwrap_or(-1.0);
+        async move { (0.0..20.0).contains(&margin) }
+    })
+    .await;
+    let lag = metric(&addr, "ferry_lag_seconds").unwrap_or(0.0);
+    assert!(lag >= 15.0, "the lag did not grow while the destination was down: {lag}");
+    support::eventually(Duration::from_secs(10), "the warning", || {
+        let warned = ferry.log_text().contains("the binlog from the checkpoint may be purged");
+        async move { warned }
+    })
+    .await;
+
+    dst.restart();
+    wait_caught_up(&src, &dst, "default/keep", WAIT).await;
+    support::eventually(Duration::from_secs(30), "the margin to recover", || {
+        let margin = metric(&addr, "ferry_binlog_purge_margin_seconds").unwrap_or(0.0);
+        async move { margin > 30.0 }
+    })
+    .await;
+    assert_same_rows(&src, &dst, "app", "t").await;
+}

@@ -52,6 +52,8 @@ impl<S: Sink> Pipeline<S> {
         tracing::info!(source = %self.source, %version, ?flavor, "connected to the source");
         let mut conn = self.source.connect().await?;
         let discovered = source::schema::discover(&mut conn, &self.task.selection).await?;
+        let retention = source::binlog_retention(&mut conn).await;
+        self.metrics.binlog_retention_seconds.set(retention.unwrap_or(0) as i64);
         let _ = conn.disconnect().await;
         let tables: Vec<Arc<TableSchema>> = discovered.iter().map(|d| Arc::new(d.schema.clone())).collect();
         self.metrics.tables_total.set(tables.len() as i64);
@@ -145,6 +147,8 @@ impl<S: Sink> Pipeline<S> {
             self.sink.apply(&[], checkpoint).await?;
         }
         self.show_position(checkpoint.position.as_ref());
+        // The binlog from the snapshot's start is needed until the copy ends.
+        self.metrics.checkpoint_source_time.set(checkpoint.base_version / 1000);
         let done_before: u64 = checkpoint.tables.values().map(|t| t.rows).sum();
         self.metrics
             .rows_copied
@@ -467,7 +471,9 @@ impl<S: Sink> Pipeline<S> {
                     }
                     SourceEvent::Idle => {
                         if batch.is_empty() {
+                            // Caught up: nothing older than now is needed.
                             self.metrics.lag_seconds.set(0);
+                            self.metrics.checkpoint_source_time.set(now_millis() / 1000);
                         }
                     }
                 }
@@ -543,6 +549,7 @@ impl<S: Sink> Pipeline<S> {
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             self.metrics.lag_seconds.set(now.saturating_sub(u64::from(commit_ts)) as i64);
+            self.metrics.checkpoint_source_time.set(i64::from(commit_ts));
         }
         self.show_position(checkpoint.position.as_ref());
     }

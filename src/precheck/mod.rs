@@ -346,13 +346,7 @@ async fn ensure_source_privileges(conn: &mut Conn, tables: &[DiscoveredTable]) -
 
 /// The binlog is kept long enough for the full sync to finish and the binlog to be read.
 async fn ensure_binlog_retention(conn: &mut Conn, tables: &[DiscoveredTable]) -> PrecheckItem {
-    let seconds: Option<u64> = match conn.query_first::<u64, _>("SELECT @@GLOBAL.binlog_expire_logs_seconds").await {
-        Ok(Some(s)) if s > 0 => Some(s),
-        _ => match conn.query_first::<f64, _>("SELECT @@GLOBAL.expire_logs_days").await {
-            Ok(Some(d)) if d > 0.0 => Some((d * 86_400.0) as u64),
-            _ => None,
-        },
-    };
+    let seconds = crate::engine::source::mysql::binlog_retention(conn).await;
     let rows: u64 = tables.iter().map(|t| t.rows_estimated).sum();
     // A deliberately low rate: a loaded source, throttling, a slow destination.
     let estimate = rows / FULL_SYNC_ROWS_PER_SECOND;

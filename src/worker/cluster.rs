@@ -289,14 +289,27 @@ pub fn status_of(metrics: &TaskMetrics, generation: Option<i64>) -> SyncTaskStat
         phase: Some(phase),
         progress: Some(format!("{percent}%")),
         observed_generation: generation,
-        conditions: vec![Condition {
-            kind: "Ready".into(),
-            status: if phase == Phase::Retrying { "False" } else { "True" }.into(),
-            reason: Some(format!("{phase:?}")),
-            message: text.retry.clone(),
-            last_transition_time: None,
-            observed_generation: generation,
-        }],
+        conditions: vec![
+            Condition {
+                kind: "Ready".into(),
+                status: if phase == Phase::Retrying { "False" } else { "True" }.into(),
+                reason: Some(format!("{phase:?}")),
+                message: text.retry.clone(),
+                last_transition_time: None,
+                observed_generation: generation,
+            },
+            {
+                let warning = metrics.retention_warning();
+                Condition {
+                    kind: "BinlogRetained".into(),
+                    status: if warning.is_some() { "False" } else { "True" }.into(),
+                    reason: Some(if warning.is_some() { "PurgeNear" } else { "WithinRetention" }.into()),
+                    message: warning,
+                    last_transition_time: None,
+                    observed_generation: generation,
+                }
+            },
+        ],
         full_sync: Some(FullSyncStatus {
             tables_done,
             tables_total,

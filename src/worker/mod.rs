@@ -97,6 +97,15 @@ pub async fn run_task(
     }
 }
 
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs the pipeline, retrying failures within the task's windows.
 async fn retry_loop<S: Sink>(
     task: ValidatedTask,
@@ -112,6 +121,26 @@ async fn retry_loop<S: Sink>(
         metrics: metrics.clone(),
         stop: stop.clone(),
     };
+    // Clock-driven figures (purge margin, lag while retrying) and the retention warning.
+    let ticker = {
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut warned = false;
+            loop {
+                metrics.refresh();
+                match metrics.retention_warning() {
+                    Some(warning) if !warned => {
+                        tracing::warn!("{warning}");
+                        warned = true;
+                    }
+                    None => warned = false,
+                    _ => {}
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        })
+    };
+    let _ticker = AbortOnDrop(ticker);
     let mut failing_since: Option<(Instant, ErrorClass)> = None;
     let mut attempts = 0u32;
     loop {

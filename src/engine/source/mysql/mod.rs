@@ -39,6 +39,17 @@ pub async fn detect_flavor(endpoint: &Endpoint) -> SyncResult<(Flavor, String)> 
     Ok((flavor, version))
 }
 
+/// How long the source keeps binary logs, in seconds; `None` when it does not purge by age.
+pub async fn binlog_retention(conn: &mut mysql_async::Conn) -> Option<u64> {
+    match conn.query_first::<u64, _>("SELECT @@GLOBAL.binlog_expire_logs_seconds").await {
+        Ok(Some(s)) if s > 0 => Some(s),
+        _ => match conn.query_first::<f64, _>("SELECT @@GLOBAL.expire_logs_days").await {
+            Ok(Some(d)) if d > 0.0 => Some((d * 86_400.0) as u64),
+            _ => None,
+        },
+    }
+}
+
 /// The source's current binlog end, for a task that starts with incremental sync only.
 pub async fn current_position(endpoint: &Endpoint, flavor: Flavor) -> SyncResult<Position> {
     let mut conn = endpoint.connect().await?;
