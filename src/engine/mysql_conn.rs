@@ -105,7 +105,12 @@ pub fn classify(error: &Error) -> SyncError {
         err.remedy = match server.code {
             1045 => Some("check the username and password in the credentials Secret".into()),
             1044 | 1142 | 1143 | 1227 | 1370 => Some("grant the account the privileges listed in the README".into()),
-            1236 => Some("the binlog Ferry needs is gone from the source; raise binlog retention and re-run the full sync (delete the task's checkpoint row)".into()),
+            1236 => Some(
+                "the binlog Ferry needs is not on this source: purged, or (after a failover) this server lacks the task's GTIDs. \
+                 Point the endpoint at a server that has them; otherwise raise binlog retention and re-run the full sync \
+                 (re-create the task, or delete its rows in the checkpoint table)"
+                    .into(),
+            ),
             _ => None,
         };
     }

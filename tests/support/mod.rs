@@ -7,6 +7,8 @@ pub mod k8s;
 
 pub mod load;
 
+pub mod proxy;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},

@@ -130,9 +130,39 @@ impl BinlogReader {
         conn.query_drop("SET @master_heartbeat_period = 5000000000, @source_heartbeat_period = 5000000000")
             .await
             .map_err(ctx)?;
-        let request = BinlogStreamRequest::new(server_id)
-            .with_filename(from.file.as_bytes())
-            .with_pos(from.pos);
+        // With a GTID state the server finds the position itself, so the task continues on
+        // whichever server the endpoint reaches now — a promoted replica after a switchover —
+        // as long as that server has the transactions. Without one, file and offset.
+        let mut request = BinlogStreamRequest::new(server_id);
+        let mut sids = Vec::new();
+        match (&from.gtid, flavor) {
+            (Some(gtid @ GtidState::MariaDb(_)), Flavor::MariaDb) => {
+                conn.exec_drop(
+                    "SET @slave_connect_state = ?, @slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0",
+                    (gtid.to_string(),),
+                )
+                .await
+                .map_err(ctx)?;
+                request = request.with_filename(b"".as_slice()).with_pos(4u64);
+            }
+            // Checked against documentation only (no MySQL server here): COM_BINLOG_DUMP_GTID.
+            (Some(gtid @ GtidState::Mysql(_)), Flavor::Mysql) => {
+                for part in gtid.to_string().split(',').filter(|p| !p.trim().is_empty()) {
+                    let sid: mysql_common::packets::Sid<'static> = part.trim().parse().map_err(|e| {
+                        SyncError::definite(
+                            format!("the checkpoint's GTID set `{part}` does not parse: {e:?}"),
+                            "report this as a bug",
+                        )
+                    })?;
+                    sids.push(sid);
+                }
+                request = request.with_gtid().with_filename(b"".as_slice()).with_pos(4u64);
+            }
+            _ => request = request.with_filename(from.file.as_bytes()).with_pos(from.pos),
+        }
+        if !sids.is_empty() {
+            request = request.with_gtid_set(sids);
+        }
         let stream = conn.get_binlog_stream(request).await.map_err(ctx)?;
         Ok(BinlogReader {
             stream,
