@@ -38,6 +38,18 @@ pub struct TextState {
     pub stage: Stage,
     pub position: String,
     pub retry: Option<String>,
+    /// The failure being retried.
+    pub retrying: Option<Retrying>,
+}
+
+/// A failure being retried; times in Unix seconds.
+#[derive(Clone, Debug)]
+pub struct Retrying {
+    pub reason: String,
+    pub since: u64,
+    pub attempts: u32,
+    pub last_failure: u64,
+    pub deadline: u64,
 }
 
 /// Metrics and progress of one task.
@@ -137,6 +149,7 @@ impl TaskMetrics {
                 stage: Stage::Starting,
                 position: String::new(),
                 retry: None,
+                retrying: None,
             }),
         }))
     }
@@ -184,6 +197,7 @@ impl TaskMetrics {
             t.stage = stage;
             if stage != Stage::Retrying {
                 t.retry = None;
+                t.retrying = None;
             }
         }
     }
@@ -198,11 +212,27 @@ impl TaskMetrics {
         }
     }
 
-    /// Records a retry in progress.
-    pub fn set_retry(&self, reason: String) {
+    /// Records a retry in progress: what failed, the attempt, when the next one is and when
+    /// the failure started and its retry window closes.
+    pub fn set_retry(
+        &self,
+        reason: &str,
+        attempts: u32,
+        next_in: std::time::Duration,
+        since: std::time::SystemTime,
+        deadline: std::time::SystemTime,
+    ) {
+        let secs = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         if let Ok(mut t) = self.text.lock() {
             t.stage = Stage::Retrying;
-            t.retry = Some(reason);
+            t.retry = Some(format!("{reason} (attempt {attempts}, next in {}s)", next_in.as_secs()));
+            t.retrying = Some(Retrying {
+                reason: reason.to_string(),
+                since: secs(since),
+                attempts,
+                last_failure: secs(std::time::SystemTime::now()),
+                deadline: secs(deadline),
+            });
         }
     }
 
@@ -212,6 +242,7 @@ impl TaskMetrics {
             stage: Stage::Starting,
             position: String::new(),
             retry: None,
+            retrying: None,
         })
     }
 

@@ -211,3 +211,43 @@ async fn retention_guard_warns_before_the_binlog_is_purged() {
     .await;
     assert_same_rows(&src, &dst, "app", "t").await;
 }
+
+/// A failure that is not a connection failure (the destination rejects a value) is retried with
+/// backoff inside `retry.otherFailures` (1 minute here), the progress naming the cause and the
+/// attempt; when the window closes, the task stops with a definite error that names the window,
+/// the attempts and the last cause.
+#[tokio::test(flavor = "multi_thread")]
+async fn other_failures_stop_when_their_window_closes() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO app.t VALUES (1, 'much too long')")
+        .await;
+    dst.exec("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(3))")
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = task_file(
+        dir.path(),
+        "window",
+        &src,
+        &dst,
+        "[{database: app}]",
+        "  conflictingTables: ignore\n  retry: {connectionFailures: 10m, otherFailures: 1m}\n",
+    );
+    let started = Instant::now();
+    let mut ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
+    let status = ferry.wait(Duration::from_secs(180)).expect("the window closes");
+    assert_eq!(status.code(), Some(1), "{}", ferry.log_text());
+    assert!(
+        started.elapsed() >= Duration::from_secs(60),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    let log = ferry.log_text();
+    assert!(
+        log.contains("retrying: ") && log.contains("(attempt "),
+        "no retry progress in:\n{log}"
+    );
+    assert!(
+        log.contains("retry window spec.retry.otherFailures (60s) closed after") && log.contains("Data too long"),
+        "{log}"
+    );
+}

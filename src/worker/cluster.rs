@@ -322,7 +322,20 @@ pub fn status_of(metrics: &TaskMetrics, generation: Option<i64>) -> SyncTaskStat
             lag_seconds: metrics.lag_seconds.get().max(0) as u64,
             events_applied: metrics.events_applied.get(),
         }),
-        retry: None,
+        retry: text.retrying.as_ref().map(|r| {
+            let at = |s: u64| {
+                k8s_openapi::jiff::Timestamp::from_second(s as i64)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            };
+            crate::api::RetryStatus {
+                reason: r.reason.clone(),
+                since: at(r.since),
+                attempts: r.attempts,
+                last_failure: at(r.last_failure),
+                deadline: at(r.deadline),
+            }
+        }),
         precheck: None,
         throttled_seconds: Some(metrics.throttled_seconds.get() as u64),
     }

@@ -194,7 +194,8 @@ async fn retry_loop<S: Sink>(
         }
         let delay = backoff(attempts).min(window.saturating_sub(since.elapsed()).max(Duration::from_secs(1)));
         attempts += 1;
-        metrics.set_retry(format!("{} (attempt {attempts}, next in {}s)", error.message, delay.as_secs()));
+        let started = std::time::SystemTime::now() - since.elapsed();
+        metrics.set_retry(&error.message, attempts, delay, started, started + window);
         tracing::warn!(error = %error, attempt = attempts, retry_in_s = delay.as_secs(), "retrying from the checkpoint");
         let mut stop_wait = stop.clone();
         tokio::select! {
