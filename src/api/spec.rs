@@ -239,7 +239,8 @@ pub enum ConflictingTables {
     Ignore,
 }
 
-/// Load limits. Not yet enforced: accepted and validated, enforcement lands with throttling.
+/// Load limits: token buckets of one second each. A changed limit applies when the worker
+/// restarts from its checkpoint (the operator restarts it on every spec change).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ThrottlingSpec {
