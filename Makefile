@@ -51,6 +51,10 @@ check: lint check-crds ## Everything CI checks before the tests.
 demo: ## Local demo: two MariaDB servers, sample data, live writes, ferry run (Ctrl-C to stop).
 	scripts/demo.sh
 
+.PHONY: chaos
+chaos: ## A longer chaos soak: 200 seeded faults under load (FERRY_CHAOS_FAULTS, FERRY_TEST_SEED to replay).
+	FERRY_CHAOS_FAULTS=$${FERRY_CHAOS_FAULTS:-200} $(CARGO) test --test chaos chaos_schedule_loses_nothing -- --nocapture
+
 .PHONY: bench
 bench: ## Benchmark against mariadb-dump, mydumper and a native replica; writes docs/benchmarks.md.
 	scripts/bench.sh

@@ -205,11 +205,15 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
         tracing::warn!(check = %item.name, result = ?item.result, "precheck: {}", item.message);
     }
     if !report.passed && !ferry::precheck::only_unreachable(&report) {
-        eprintln!(
-            "error: a precheck failed (`ferry precheck -f {}` shows the report); not starting",
-            file.display()
-        );
-        return ExitCode::FAILURE;
+        if ferry::precheck::has_started(&task, &destination).await {
+            tracing::warn!("a precheck failed, but the task has already started: resuming from its checkpoint");
+        } else {
+            eprintln!(
+                "error: a precheck failed (`ferry precheck -f {}` shows the report); not starting",
+                file.display()
+            );
+            return ExitCode::FAILURE;
+        }
     }
     let display = ferry::progress::spawn(metrics.clone(), plain);
     let result = run_task(task, connections, metrics.clone(), stop_rx).await;

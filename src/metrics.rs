@@ -69,6 +69,8 @@ pub struct TaskMetrics {
     pub ddl_applied: IntCounter,
     pub events_filtered: IntCounter,
     pub throttled_seconds: prometheus::Counter,
+    pub source_queries: IntCounter,
+    pub bytes_read: IntCounter,
     pub checkpoint_source_time: IntGauge,
     pub binlog_retention_seconds: IntGauge,
     pub binlog_purge_margin_seconds: IntGauge,
@@ -131,6 +133,14 @@ impl TaskMetrics {
                 registry.register(Box::new(c.clone()))?;
                 c
             },
+            source_queries: counter(
+                "ferry_source_queries_total",
+                "Queries the full sync ran on the source (one per chunk)",
+            )?,
+            bytes_read: counter(
+                "ferry_bytes_read_total",
+                "Bytes of row data read from the source (snapshot rows and binlog row images), as the MB/s limits count them",
+            )?,
             checkpoint_source_time: gauge(
                 "ferry_checkpoint_source_timestamp_seconds",
                 "Source time the checkpoint reflects: commit time of the last applied transaction (now when caught up), snapshot start during the full sync",

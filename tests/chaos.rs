@@ -6,7 +6,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Ferry, MariaDb, assert_same_rows, ferry_cli, free_port, load, metric, task_file, wait_caught_up};
+use mysql_async::prelude::Queryable;
+use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
+use support::{Ferry, MariaDb, assert_same_rows, ferry_cli, free_port, load, metric, proxy::Proxy, task_file, wait_caught_up};
 
 const WAIT: Duration = Duration::from_secs(300);
 const SHOP_TABLES: [&str; 5] = ["all_types", "kv_varchar", "composite", "legacy_latin1", "unique_key_only"];
@@ -114,50 +116,175 @@ async fn throttling_holds_full_and_incremental_rates() {
     assert_same_rows(&src, &dst, "app", "t").await;
 }
 
-/// Under a write load: the worker is killed with SIGKILL (twice), the source is restarted, the
-/// destination is restarted. Afterwards every table is equal row by row, and `ferry verify`
-/// agrees.
+/// Faults of the chaos schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    KillWorker,
+    RestartPrimary,
+    RestartDestination,
+    KillDumpConnections,
+    DestinationUnreachable,
+    Switchover,
+}
+
+const FAULTS: [Fault; 6] = [
+    Fault::KillWorker,
+    Fault::RestartPrimary,
+    Fault::RestartDestination,
+    Fault::KillDumpConnections,
+    Fault::DestinationUnreachable,
+    Fault::Switchover,
+];
+
+/// Makes `replica` follow `primary` by GTID from its current position.
+async fn follow(replica: &MariaDb, primary: &MariaDb) {
+    replica
+        .exec(&format!(
+            "SET GLOBAL read_only = ON; STOP SLAVE; CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, \
+             MASTER_USER = 'ferry', MASTER_PASSWORD = 'ferry-pass', MASTER_USE_GTID = current_pos, MASTER_CONNECT_RETRY = 1; \
+             START SLAVE",
+            primary.port
+        ))
+        .await;
+}
+
+/// A seeded schedule of faults during a mixed write load (inserts, updates including key
+/// changes, deletes, multi-statement and large transactions, ADD COLUMN): SIGKILL of the
+/// worker, a source (primary) restart, a destination restart, the binlog dump connections
+/// killed on the server, the destination unreachable for 30 s, and primary/replica
+/// switchovers behind a moving endpoint. Afterwards `ferry verify` and an independent
+/// row-by-row comparison both find the destination equal to the current primary.
+///
+/// `FERRY_CHAOS_FAULTS` (default 20) sets the number of faults, `FERRY_CHAOS_OUTAGE_SECS`
+/// (default 30) the outage, `FERRY_TEST_SEED` replays a schedule; `make chaos` runs a longer
+/// soak.
 #[tokio::test(flavor = "multi_thread")]
-async fn chaos_under_load_loses_nothing() {
-    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
-    src.exec(include_str!("fixtures/shop.sql")).await;
+async fn chaos_schedule_loses_nothing() {
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let faults = env("FERRY_CHAOS_FAULTS", 20) as usize;
+    let outage = Duration::from_secs(env("FERRY_CHAOS_OUTAGE_SECS", 30));
+    let seed = env("FERRY_TEST_SEED", rand::random());
+    println!("chaos_schedule_loses_nothing: {faults} faults, seed {seed} (set FERRY_TEST_SEED to replay)");
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    let (a, b, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(3), MariaDb::start(2));
+    b.exec("RESET MASTER; SET GLOBAL gtid_slave_pos = ''").await;
+    follow(&b, &a).await;
+    a.exec(include_str!("fixtures/shop.sql")).await;
+    let servers = [&a, &b];
+    let mut primary = 0usize;
+    let source = Proxy::start(a.port).await;
+    let destination = Proxy::start(dst.port).await;
+    let writes = mysql_async::Pool::new(
+        format!(
+            "mysql://ferry:ferry-pass@127.0.0.1:{}/?prefer_socket=false&pool_min=0&pool_max=4",
+            source.port
+        )
+        .as_str(),
+    );
+
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(dir.path(), "chaos", &src, &dst, "[{database: shop}]", "  worker: {applyLanes: 4}\n");
+    let file = task_file(
+        dir.path(),
+        "chaos",
+        &a,
+        &dst,
+        "[{database: shop}]",
+        "  worker: {applyLanes: 4}\n  heartbeat: {enabled: true, interval: 1s}\n",
+    );
+    let text = std::fs::read_to_string(&file).expect("read");
+    let text = text
+        .replacen(&format!("port: {}", a.port), &format!("port: {}", source.port), 1)
+        .replacen(&format!("port: {}", dst.port), &format!("port: {}", destination.port), 1);
+    std::fs::write(&file, text).expect("write");
     let log = dir.path().join("ferry.log");
     let mut ferry = Ferry::spawn(&file, &log);
 
-    // Killed twice while copying and following.
-    let load = load::run(&src.pool, 21, 1500).await;
-    ferry.kill9();
-    ferry = Ferry::spawn(&file, &log);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let load = load + load::run(&src.pool, 22, 1500).await;
-    ferry.kill9();
-    ferry = Ferry::spawn(&file, &log);
+    // Every fault at least once, the rest drawn from the seed; one outage of `outage`.
+    let mut schedule: Vec<Fault> = FAULTS.to_vec();
+    while schedule.len() < faults {
+        let f = FAULTS[rng.random_range(0..FAULTS.len())];
+        if f != Fault::DestinationUnreachable {
+            schedule.push(f);
+        }
+    }
+    schedule.shuffle(&mut rng);
+    let mut done = 0usize;
+    let mut columns = 0;
+    for (i, fault) in schedule.iter().enumerate() {
+        done += load::run_through_faults(&writes, seed.wrapping_add(i as u64), 150).await;
+        if i == 3 {
+            load::large_transaction(&writes).await;
+        }
+        if rng.random_range(0..4) == 0 {
+            columns += 1;
+            let mut conn = writes.get_conn().await.expect("connect");
+            conn.query_drop(format!("ALTER TABLE shop.kv_varchar ADD COLUMN c{columns} INT DEFAULT {columns}"))
+                .await
+                .expect("add column");
+        }
+        println!("fault {i}: {fault:?}");
+        match fault {
+            Fault::KillWorker => {
+                ferry.kill9();
+                ferry = Ferry::spawn(&file, &log);
+            }
+            Fault::RestartPrimary => {
+                servers[primary].stop();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                servers[primary].restart();
+            }
+            Fault::RestartDestination => {
+                dst.stop();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                dst.restart();
+            }
+            Fault::KillDumpConnections => {
+                let mut conn = servers[primary].pool.get_conn().await.expect("connect");
+                let ids: Vec<u64> = conn
+                    .query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+                    .await
+                    .expect("processlist");
+                for id in ids {
+                    let _ = conn.query_drop(format!("KILL {id}")).await;
+                }
+            }
+            Fault::DestinationUnreachable => {
+                destination.switch(free_port());
+                done += load::run_through_faults(&writes, seed ^ 0xdead, 300).await;
+                tokio::time::sleep(outage).await;
+                destination.switch(dst.port);
+            }
+            Fault::Switchover => {
+                let (old, new) = (servers[primary], servers[1 - primary]);
+                // No writes reach anyone while roles change; then the old primary is read-only,
+                // the replica has everything, and the endpoint moves.
+                source.switch(free_port());
+                old.exec("SET GLOBAL read_only = ON").await;
+                let gtid: String = old.scalar("SELECT @@GLOBAL.gtid_binlog_pos").await;
+                let waited: i64 = new.scalar(&format!("SELECT MASTER_GTID_WAIT('{gtid}', 120)")).await;
+                assert_eq!(waited, 0, "the replica did not catch up with {gtid} (seed {seed})");
+                new.exec("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF").await;
+                follow(old, new).await;
+                primary = 1 - primary;
+                source.switch(servers[primary].port);
+            }
+        }
+    }
+    done += load::run_through_faults(&writes, seed ^ 0xfeed, 200).await;
+    assert!(done > faults * 50, "the load barely ran ({done} operations)");
     let _log = ferry.keep_log_on_panic();
 
-    // The source restarts.
-    src.stop();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    src.restart();
-    let load = load + load::run(&src.pool, 23, 1500).await;
-
-    // The destination restarts while the source keeps writing.
-    dst.stop();
-    let load = load + load::run(&src.pool, 24, 1500).await;
-    dst.restart();
-    let load = load + load::run(&src.pool, 25, 500).await;
-    assert!(load > 4000, "the load barely ran ({load})");
-
-    wait_caught_up(&src, &dst, "default/chaos", WAIT).await;
+    let current = servers[primary];
+    support::wait_caught_up_gtid(current, &dst, "default/chaos", WAIT).await;
     for table in SHOP_TABLES {
-        assert_same_rows(&src, &dst, "shop", table).await;
+        assert_same_rows(current, &dst, "shop", table).await;
     }
-    let (code, out) = ferry_cli("verify", &file, &["--settle", "1s"]);
-    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = ferry_cli("verify", &file, &["--settle", "2s"]);
+    assert_eq!(code, Some(0), "seed {seed}: {out}");
     assert!(
         ferry.child.try_wait().expect("try_wait").is_none(),
-        "ferry exited instead of retrying:\n{}",
+        "ferry exited instead of riding out the faults (seed {seed}):\n{}",
         ferry.log_text()
     );
 }

@@ -56,7 +56,7 @@ async fn switchover_continues_from_the_gtid_position() {
     replica
         .exec("UPDATE app.t SET v = 'after failover' WHERE id BETWEEN 500 AND 1500; INSERT INTO app.t VALUES (9000, 'new primary')")
         .await;
-    wait_caught_up(&replica, &dst, "default/fo", WAIT).await;
+    support::wait_caught_up_gtid(&replica, &dst, "default/fo", WAIT).await;
     assert_same_rows(&replica, &dst, "app", "t").await;
     assert!(
         ferry.child.try_wait().expect("try_wait").is_none(),

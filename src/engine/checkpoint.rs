@@ -80,6 +80,10 @@ pub struct TableProgress {
     /// not follow (`addColumn` off); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<String>>,
+    /// The source columns the copy of this table reads, while it is being copied (cleared when
+    /// done): a copy resumed after the source added or dropped a column starts over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copy_columns: Vec<String>,
 }
 
 /// Progress of one key range of a table.

@@ -156,8 +156,37 @@ impl<S: Sink> Pipeline<S> {
         let limit = self.task.batch_rows;
         let readers = self.task.snapshot_readers;
 
-        // Tables visited for the first time get their key ranges, stored before any row.
+        // A table whose copy was interrupted while the source changed its columns (ADD COLUMN
+        // during the full sync) is copied again from the start, after the destination got the
+        // new columns: the rows already copied lack them, and no binlog event will fill them.
         let mut sliced = false;
+        for table in tables {
+            let name = table.source.to_string();
+            let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            let Some(progress) = checkpoint.tables.get_mut(&name) else {
+                continue;
+            };
+            if progress.done || progress.slices.is_empty() || progress.copy_columns == columns {
+                continue;
+            }
+            tracing::info!(table = %name, "the table's columns changed during its copy: copying it again");
+            let added: Vec<(usize, Option<String>)> = (0..table.columns.len())
+                .filter(|&i| !progress.copy_columns.contains(&table.columns[i].name))
+                .map(|i| (i, None))
+                .collect();
+            checkpoint.tables.remove(&name);
+            if !added.is_empty() {
+                self.sink
+                    .apply_ddl(&SchemaChange::AddColumns {
+                        table: table.clone(),
+                        added,
+                    })
+                    .await?;
+            }
+            sliced = true;
+        }
+
+        // Tables visited for the first time get their key ranges, stored before any row.
         for (table, &estimate) in tables.iter().zip(estimates) {
             let name = table.source.to_string();
             if checkpoint.tables.get(&name).is_some_and(|p| p.done || !p.slices.is_empty()) {
@@ -189,6 +218,7 @@ impl<S: Sink> Pipeline<S> {
                 name,
                 TableProgress {
                     slices,
+                    copy_columns: table.columns.iter().map(|c| c.name.clone()).collect(),
                     ..Default::default()
                 },
             );
@@ -315,6 +345,7 @@ impl<S: Sink> Pipeline<S> {
                 progress.rows += n;
                 if !progress.done && progress.slices.iter().all(|s| s.done) {
                     progress.done = true;
+                    progress.copy_columns.clear();
                     finished.push(table);
                 }
                 batch.extend(chunk.rows.into_iter().map(|after| ChangeEvent {
@@ -400,13 +431,11 @@ impl<S: Sink> Pipeline<S> {
                 Some(None) => return Err(SyncError::new(ErrorClass::Connection, "the binlog reader stopped")),
                 Some(Some(events)) => events?,
             };
-            if throttle.is_set() {
-                let (rows, bytes) = events.iter().fold((0u64, 0u64), |(r, b), e| match e {
-                    SourceEvent::Row(change) => (r + 1, b + change.approx_size() as u64),
-                    _ => (r, b),
-                });
-                throttle.acquire(0, rows, bytes).await;
-            }
+            let (rows, bytes) = events.iter().fold((0u64, 0u64), |(r, b), e| match e {
+                SourceEvent::Row(change) => (r + 1, b + change.approx_size() as u64),
+                _ => (r, b),
+            });
+            throttle.acquire(0, rows, bytes).await;
             for event in events {
                 match event {
                     SourceEvent::Row(change) => {
@@ -631,10 +660,8 @@ impl Reader {
                         return;
                     }
                 };
-                if throttle.is_set() {
-                    let bytes: usize = rows.iter().flatten().map(Value::approx_size).sum();
-                    throttle.acquire(0, rows.len() as u64, bytes as u64).await;
-                }
+                let bytes: usize = rows.iter().flatten().map(Value::approx_size).sum();
+                throttle.acquire(0, rows.len() as u64, bytes as u64).await;
                 let done = rows.len() < limit;
                 if let Some(last) = rows.last() {
                     after = Some(table.key.iter().map(|&i| last[i].clone()).collect());

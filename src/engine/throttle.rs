@@ -57,6 +57,8 @@ impl Throttle {
 
     /// Waits until `queries`, `rows` and `bytes` fit the limits, and counts the wait.
     pub async fn acquire(&self, queries: u64, rows: u64, bytes: u64) {
+        self.metrics.source_queries.inc_by(queries);
+        self.metrics.bytes_read.inc_by(bytes);
         if !self.is_set() {
             return;
         }

@@ -490,6 +490,24 @@ async fn owned_tables(conn: &mut Conn, task: &ValidatedTask) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether the task has already started (its checkpoint exists in the destination). A task
+/// that resumes is not held back by a failing precheck — a flaky connection during the checks
+/// must not stop a running task; the engine stops on a real problem with its own error.
+/// `false` when the destination cannot be asked.
+pub async fn has_started(task: &ValidatedTask, destination: &Endpoint) -> bool {
+    let Ok(mut conn) = destination.connect_with(lindorm_opts(destination)).await else {
+        return false;
+    };
+    let sql = format!(
+        "SELECT epoch FROM {}.`ferry_checkpoint` WHERE task = {}",
+        quote_ident(&task.spec.destination.checkpoint_database),
+        sql_literal(&Value::Text(task.key.clone()))
+    );
+    let rows: Vec<i64> = conn.query(sql).await.unwrap_or_default();
+    let _ = conn.disconnect().await;
+    !rows.is_empty()
+}
+
 /// Whether every failure of `report` is a connection failure: the ends may be back soon, so a
 /// restarting task retries rather than stopping for good.
 pub fn only_unreachable(report: &PrecheckStatus) -> bool {

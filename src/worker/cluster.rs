@@ -149,7 +149,9 @@ pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, sto
         // within retry.connectionFailures), not to give up on the task.
         return Err(WorkerError::Unreachable);
     }
-    if !passed {
+    if !passed && crate::precheck::has_started(&validated, &destination).await {
+        tracing::warn!("a precheck failed, but the task has already started: resuming from its checkpoint");
+    } else if !passed {
         let message = "a precheck failed; see status.precheck for the item and its remedy";
         reporter
             .stopped(

@@ -6,8 +6,23 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// Runs `ops` random operations against `pool`. Returns the number that committed.
 pub async fn run(pool: &Pool, seed: u64, ops: usize) -> usize {
+    run_inner(pool, seed, ops, false).await
+}
+
+/// Like [`run`], riding out faults: an operation that fails because the server went away, was
+/// restarted, or turned read-only at a switchover is counted as not done and the load goes on
+/// (with a new connection). What committed is what the destination must end with.
+pub async fn run_through_faults(pool: &Pool, seed: u64, ops: usize) -> usize {
+    run_inner(pool, seed, ops, true).await
+}
+
+async fn run_inner(pool: &Pool, seed: u64, ops: usize, through_faults: bool) -> usize {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut conn = pool.get_conn().await.expect("connect");
+    let mut conn = match pool.get_conn().await {
+        Ok(c) => c,
+        Err(_) if through_faults => return 0,
+        Err(e) => panic!("connect: {e}"),
+    };
     let mut done = 0;
     for n in 0..ops {
         let pick = rng.random_range(0..100);
@@ -30,7 +45,19 @@ pub async fn run(pool: &Pool, seed: u64, ops: usize) -> usize {
             83..=89 => conn.exec_drop("UPDATE shop.legacy_latin1 SET name = ?, payload = NULL WHERE id = ?", (format!("Ä{tag}"), id % 30_000)).await,
             90..=93 => conn.exec_drop("UPDATE shop.unique_key_only SET uid = uid + 1000000000, e = 'blue' WHERE uid = ?", ((id % 30_000) * 3,)).await,
             _ => {
-                let mut tx = conn.start_transaction(TxOpts::default()).await.expect("begin");
+                let begun = conn.start_transaction(TxOpts::default()).await;
+                let mut tx = match begun {
+                    Ok(tx) => tx,
+                    Err(e) if !through_faults => panic!("begin: {e}"),
+                    Err(_) => {
+                        drop(begun);
+                        match pool.get_conn().await {
+                            Ok(c) => conn = c,
+                            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                        }
+                        continue;
+                    }
+                };
                 let r = async {
                     tx.exec_drop("INSERT INTO shop.composite (a, b, c, v) VALUES (?, ?, NOW(6), ?)", (id % 1000, format!("tx{tag}"), "1.000001")).await?;
                     tx.exec_drop("UPDATE shop.kv_varchar SET note = ? WHERE k = ?", (format!("tx {tag}"), key.as_str())).await?;
@@ -52,6 +79,13 @@ pub async fn run(pool: &Pool, seed: u64, ops: usize) -> usize {
             Ok(()) => done += 1,
             // A duplicate key from a random pick is the application's problem, not the test's.
             Err(mysql_async::Error::Server(e)) if e.code == 1062 => {}
+            Err(_) if through_faults => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                match pool.get_conn().await {
+                    Ok(c) => conn = c,
+                    Err(_) => continue,
+                }
+            }
             Err(e) => panic!("load operation {n} failed: {e}"),
         }
     }

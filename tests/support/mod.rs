@@ -389,3 +389,38 @@ pub fn ferry_cli(verb: &str, file: &Path, args: &[&str]) -> (Option<i32>, String
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
 }
+
+/// Waits until the checkpoint of `task` holds every GTID `primary` has logged (per domain, a
+/// sequence number at least the primary's): the way to wait across a switchover, where binlog
+/// file names and offsets belong to different servers.
+pub async fn wait_caught_up_gtid(primary: &MariaDb, dst: &MariaDb, task: &str, timeout: Duration) {
+    let want: String = primary.scalar("SELECT @@GLOBAL.gtid_binlog_pos").await;
+    let want: Vec<(String, u64)> = want
+        .split(',')
+        .filter_map(|g| {
+            let mut p = g.trim().split('-');
+            let domain = p.next()?.to_string();
+            let seq = p.nth(1)?.parse().ok()?;
+            Some((domain, seq))
+        })
+        .collect();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(cp) = checkpoint(dst, task).await {
+            let done = cp.get("fullDone").and_then(|d| d.as_bool()) == Some(true)
+                && want.iter().all(|(domain, seq)| {
+                    cp.pointer(&format!("/position/gtid/mariaDb/{domain}/1"))
+                        .and_then(|s| s.as_u64())
+                        .is_some_and(|s| s >= *seq)
+                });
+            if done {
+                return;
+            }
+        }
+        if Instant::now() >= deadline {
+            let cp = checkpoint(dst, task).await;
+            panic!("task {task} did not reach GTID {want:?} within {timeout:?}; its checkpoint: {cp:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
