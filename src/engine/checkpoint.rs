@@ -136,6 +136,7 @@ mod tests {
                 rows: 10,
                 done: false,
                 columns: Some(vec!["id".into(), "v".into()]),
+                copy_columns: vec!["id".into(), "v".into()],
             },
         );
         assert_eq!(Checkpoint::from_json(&cp.to_json()).expect("parses"), cp);
