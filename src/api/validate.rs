@@ -162,12 +162,7 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
     // DTS's limit, kept for the same reason (a renaming task is an explicit list that has to
     // be checked and mapped object by object): with any table or column renamed, at most
     // 1,000 tables in one task. Whole databases have no limit.
-    let listed: usize = spec.objects.iter().map(|o| o.tables.as_ref().map_or(0, Vec::len)).sum();
-    let renames = spec
-        .objects
-        .iter()
-        .flat_map(|o| o.tables.iter().flatten())
-        .any(|t| t.target_name.is_some() || t.column_mapping.as_ref().is_some_and(|m| !m.is_empty()));
+    let (listed, renames) = listed_tables(spec);
     need(
         !renames || listed <= MAX_RENAMED_TABLES,
         format!(
@@ -254,6 +249,17 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
 
 fn default_heartbeat_database() -> String {
     "ferry".into()
+}
+
+/// Tables the spec lists, and whether it renames any table or column.
+pub fn listed_tables(spec: &SyncTaskSpec) -> (usize, bool) {
+    let listed = spec.objects.iter().map(|o| o.tables.as_ref().map_or(0, Vec::len)).sum();
+    let renames = spec
+        .objects
+        .iter()
+        .flat_map(|o| o.tables.iter().flatten())
+        .any(|t| t.target_name.is_some() || t.column_mapping.as_ref().is_some_and(|m| !m.is_empty()));
+    (listed, renames)
 }
 
 /// Most tables in a task that renames tables or columns (DTS's rule).

@@ -158,7 +158,7 @@ impl Filter {
     /// Source column names the filter reads.
     pub fn columns(&self) -> Vec<String> {
         let mut out = Vec::new();
-        self.root.visit_cols(&mut |c| {
+        self.root.clone().visit_cols_mut(&mut |c| {
             if !out.contains(&c.name) {
                 out.push(c.name.clone())
             }
@@ -383,28 +383,6 @@ fn number_literal(n: &str) -> Option<Lit> {
 }
 
 impl Node {
-    fn visit_cols(&self, f: &mut impl FnMut(&ColRef)) {
-        match self {
-            Node::Col(c) => f(c),
-            Node::Lit(_) => {}
-            Node::Not(a) | Node::Neg(a) | Node::IsNull(a, _) => a.visit_cols(f),
-            Node::And(a, b) | Node::Or(a, b) | Node::Xor(a, b) | Node::Cmp(_, a, b) | Node::Arith(_, a, b) | Node::Like(a, b, _, _) => {
-                a.visit_cols(f);
-                b.visit_cols(f);
-            }
-            Node::Between(a, b, c, _) => {
-                a.visit_cols(f);
-                b.visit_cols(f);
-                c.visit_cols(f);
-            }
-            Node::In(a, list, _) => {
-                a.visit_cols(f);
-                list.iter().for_each(|n| n.visit_cols(f));
-            }
-            Node::Call(_, args) => args.iter().for_each(|n| n.visit_cols(f)),
-        }
-    }
-
     fn visit_cols_mut(&mut self, f: &mut impl FnMut(&mut ColRef)) {
         match self {
             Node::Col(c) => f(c),

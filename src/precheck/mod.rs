@@ -226,13 +226,7 @@ async fn ensure_tables(conn: &mut Conn, task: &ValidatedTask) -> (PrecheckItem, 
 /// At most 1,000 listed tables when tables or columns are renamed (validation refuses more;
 /// the item shows where the task stands).
 fn ensure_table_count(task: &ValidatedTask) -> PrecheckItem {
-    let listed: usize = task.spec.objects.iter().map(|o| o.tables.as_ref().map_or(0, Vec::len)).sum();
-    let renames = task
-        .spec
-        .objects
-        .iter()
-        .flat_map(|o| o.tables.iter().flatten())
-        .any(|t| t.target_name.is_some() || t.column_mapping.is_some());
+    let (listed, renames) = crate::api::listed_tables(&task.spec);
     let limit = crate::api::MAX_RENAMED_TABLES;
     if renames && listed > limit {
         failed(
