@@ -9,6 +9,10 @@ pub mod load;
 
 pub mod proxy;
 
+pub mod oracle;
+
+pub mod script;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},

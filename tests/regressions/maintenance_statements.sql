@@ -1,0 +1,22 @@
+-- Finding 8: statements DBAs run every day that change no rows: OPTIMIZE, ANALYZE, REPAIR,
+-- CHECK, ALTER … ENGINE=InnoDB, ALTER … FORCE, table options. They are skipped, and the task
+-- keeps following the table.
+CREATE DATABASE fz
+USE fz
+CREATE TABLE fz.t (id INT PRIMARY KEY, v INT)
+INSERT INTO fz.t VALUES (1,1),(2,2)
+@start
+@wait
+OPTIMIZE TABLE fz.t
+ALTER TABLE fz.t ENGINE=InnoDB
+ALTER TABLE fz.t FORCE
+ANALYZE TABLE fz.t
+REPAIR TABLE fz.t
+CHECK TABLE fz.t
+ALTER TABLE fz.t COMMENT 'kept', ROW_FORMAT=DYNAMIC
+ALTER TABLE fz.t AUTO_INCREMENT = 100
+ALTER TABLE fz.t ENGINE=InnoDB, ALGORITHM=INPLACE, LOCK=NONE
+ALTER TABLE fz.t ADD INDEX iv (v), ALGORITHM=INPLACE
+ALTER TABLE fz.t DROP INDEX iv
+INSERT INTO fz.t VALUES (3,3)
+UPDATE fz.t SET v = 10 WHERE id = 1
