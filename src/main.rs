@@ -322,12 +322,18 @@ async fn verify(file: PathBuf, output: &str, chunk: usize, settle: &str) -> Exit
             "TABLE", "DESTINATION", "SOURCE ROWS", "DEST ROWS"
         );
         for t in &report.tables {
-            let result = if t.differing == 0 {
-                "equal".to_string()
-            } else {
+            let mut result = Vec::new();
+            if !t.extra_columns.is_empty() {
+                result.push(format!("destination columns the source lacks: {}", t.extra_columns.join(", ")));
+            }
+            if !t.missing_columns.is_empty() {
+                result.push(format!("columns missing in the destination: {}", t.missing_columns.join(", ")));
+            }
+            if t.differing > 0 {
                 let listed: Vec<String> = t.differences.iter().map(|d| format!("{} {}", d.kind, d.key)).collect();
-                format!("{} differing: {}", t.differing, listed.join("; "))
-            };
+                result.push(format!("{} differing: {}", t.differing, listed.join("; ")));
+            }
+            let result = if result.is_empty() { "equal".to_string() } else { result.join("; ") };
             println!(
                 "{:tw$}  {:dw$}  {:>11}  {:>11}  {result}",
                 t.table, t.destination, t.source_rows, t.destination_rows

@@ -103,8 +103,8 @@ fn edge_row() -> Vec<Value> {
         },
         Value::Year(2155),
         Value::Json("{\"k\": [1, \"two\"]}".into()),
-        Value::Enum("b".into()),
-        Value::Set("x,y".into()),
+        Value::Enum(2, "b".into()),
+        Value::Set(3, "x,y".into()),
     ]
 }
 

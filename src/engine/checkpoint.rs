@@ -39,6 +39,16 @@ pub struct Checkpoint {
     /// Version of every snapshot row.
     #[serde(default)]
     pub base_version: i64,
+    /// XA transactions prepared before `position` and not yet committed or rolled back: xid →
+    /// where their event group starts. The binlog reader reads those groups again when it
+    /// starts, so their rows are applied at their XA COMMIT even across a restart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_xa: BTreeMap<String, Position>,
+    /// Tables the task synchronised and that left its `objects` since: when one comes back, its
+    /// destination table is emptied and copied again (changes made while it was out never
+    /// reached the destination).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub left: std::collections::BTreeSet<String>,
 }
 
 impl Checkpoint {

@@ -96,10 +96,12 @@ pub enum Value {
     Year(u16),
     /// JSON document as text.
     Json(String),
-    /// ENUM label (empty string for the error value 0).
-    Enum(String),
-    /// SET labels joined with `,`.
-    Set(String),
+    /// ENUM: its index (1-based in the definition; 0 is the error value `''` a non-strict
+    /// session can store) and its label. The index is what the server orders and compares
+    /// keys by; the label is what the value reads as.
+    Enum(u16, String),
+    /// SET: its bitmask (bit i for the i-th member) and its members joined with `,`.
+    Set(u64, String),
 }
 
 /// Consistent with the derived `PartialEq`: `0.0` and `-0.0` hash alike. (NaN, never equal to
@@ -113,7 +115,9 @@ impl std::hash::Hash for Value {
             Value::UInt(u) => u.hash(state),
             Value::Float(f) => (if *f == 0.0 { 0 } else { f.to_bits() }).hash(state),
             Value::Double(d) => (if *d == 0.0 { 0 } else { d.to_bits() }).hash(state),
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::Enum(s) | Value::Set(s) => s.hash(state),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) => s.hash(state),
+            Value::Enum(index, _) => index.hash(state),
+            Value::Set(mask, _) => mask.hash(state),
             Value::Bytes(b) => b.hash(state),
             Value::Date(d) | Value::DateTime(d) | Value::Timestamp(d) => d.hash(state),
             Value::Time {
@@ -132,7 +136,7 @@ impl Value {
     /// Approximate size in bytes, for batch and throughput accounting.
     pub fn approx_size(&self) -> usize {
         match self {
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::Enum(s) | Value::Set(s) => s.len(),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::Enum(_, s) | Value::Set(_, s) => s.len(),
             Value::Bytes(b) => b.len(),
             _ => 8,
         }

@@ -672,7 +672,7 @@ fn from_value(v: &Value, ci: bool, pad: bool) -> S {
         Value::Float(f) => S::Float(f64::from(*f)),
         Value::Double(d) => S::Float(*d),
         Value::Decimal(d) => BigDecimal::from_str(d).map(S::Dec).unwrap_or(S::Null),
-        Value::Text(s) | Value::Enum(s) | Value::Set(s) => S::Str(s.clone(), ci, pad),
+        Value::Text(s) | Value::Enum(_, s) | Value::Set(_, s) => S::Str(s.clone(), ci, pad),
         Value::Json(s) => S::Str(s.clone(), false, false),
         Value::Bytes(b) => S::Bytes(b.clone()),
         Value::Date(d) => S::Dt(*d, true),

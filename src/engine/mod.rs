@@ -4,6 +4,7 @@ pub mod checkpoint;
 pub mod ddl;
 pub mod event;
 pub mod filter;
+pub mod key;
 pub mod mysql_conn;
 pub mod pipeline;
 pub mod retry;

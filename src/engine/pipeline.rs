@@ -45,9 +45,28 @@ pub struct Pipeline<S: Sink> {
     pub stop: watch::Receiver<bool>,
 }
 
+/// How a run of the data path ended without an error.
+enum Flow {
+    /// Stopped when asked, or finished (a task without incremental sync).
+    Done,
+    /// A table must be copied again (its rows changed in a way the binlog does not show row by
+    /// row): the checkpoint says so, and a new run starts at once.
+    Again,
+}
+
 impl<S: Sink> Pipeline<S> {
     /// Runs until stopped, finished, or failed.
     pub async fn run(&mut self) -> SyncResult<()> {
+        loop {
+            match self.run_once().await? {
+                Flow::Done => return Ok(()),
+                Flow::Again if self.stopping() => return Ok(()),
+                Flow::Again => tracing::info!("starting over from the checkpoint to copy a table again"),
+            }
+        }
+    }
+
+    async fn run_once(&mut self) -> SyncResult<Flow> {
         let (flavor, version) = source::detect_flavor(&self.source).await?;
         tracing::info!(source = %self.source, %version, ?flavor, "connected to the source");
         let mut conn = self.source.connect().await?;
@@ -77,12 +96,41 @@ impl<S: Sink> Pipeline<S> {
         // binlog replays it (a column added while the worker was down): they are used as they
         // are. Only tables new to the task are checked against `conflictingTables`.
         let as_is = self.task.spec.conflicting_tables == ConflictingTables::Ignore;
-        let (owned, new): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables
-            .iter()
-            .cloned()
+        // Selection changes: a table that left `objects` loses its progress (remembered as left);
+        // one that comes back is copied again, into its emptied destination table — changes
+        // made while it was out never reached the destination.
+        let selected: std::collections::BTreeSet<String> = tables.iter().map(|t| t.source.to_string()).collect();
+        let leaving: Vec<String> = checkpoint.tables.keys().filter(|k| !selected.contains(*k)).cloned().collect();
+        for name in &leaving {
+            tracing::info!(table = %name, "the table left the task's objects: its progress is dropped");
+            checkpoint.tables.remove(name);
+            checkpoint.left.insert(name.clone());
+        }
+        let (returning, tables_rest): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) =
+            tables.iter().cloned().partition(|t| checkpoint.left.contains(&t.source.to_string()));
+        let (owned, new): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables_rest
+            .into_iter()
             .partition(|t| checkpoint.tables.contains_key(&t.source.to_string()));
         self.sink.prepare(&new, as_is).await?;
         self.sink.prepare(&owned, true).await?;
+        for table in &returning {
+            // The destination table is this task's own: emptied, or made anew when its shape
+            // no longer fits the source's.
+            match self.sink.prepare(std::slice::from_ref(table), as_is).await {
+                Ok(()) => self.sink.apply_ddl(&SchemaChange::Truncate(table.clone())).await?,
+                Err(e) if e.class == ErrorClass::Definite => {
+                    tracing::info!(table = %table.target, reason = %e, "re-creating the destination table of a table that came back");
+                    self.sink.apply_ddl(&SchemaChange::Drop(table.clone())).await?;
+                    self.sink.prepare(std::slice::from_ref(table), as_is).await?;
+                }
+                Err(e) => return Err(e),
+            }
+            tracing::info!(table = %table.source, "the table came back to the task's objects: copying it again");
+            checkpoint.left.remove(&table.source.to_string());
+        }
+        if !leaving.is_empty() || !returning.is_empty() {
+            self.sink.apply(&[], &checkpoint).await?;
+        }
         tracing::info!(task = %self.task.key, position = ?checkpoint.position.as_ref().map(ToString::to_string), full_done = checkpoint.full_done, "claimed the task");
 
         let sync_types = self.task.spec.sync_types.clone();
@@ -100,7 +148,7 @@ impl<S: Sink> Pipeline<S> {
             let estimates: Vec<u64> = discovered.iter().map(|d| d.rows_estimated).collect();
             self.full_sync(&tables, &estimates, &mut checkpoint, flavor).await?;
             if self.stopping() {
-                return Ok(());
+                return Ok(Flow::Done);
             }
         } else {
             self.metrics.tables_done.set(tables.len() as i64);
@@ -111,13 +159,17 @@ impl<S: Sink> Pipeline<S> {
         }
         if checkpoint.position.is_none() {
             checkpoint.position = Some(source::current_position(&self.source, flavor).await?);
+            let mut conn = self.source.connect().await?;
+            let ready = source::ensure_no_prepared_xa(&mut conn).await;
+            let _ = conn.disconnect().await;
+            ready?;
             checkpoint.base_version = now_millis();
             checkpoint.version = checkpoint.base_version;
             self.sink.apply(&[], &checkpoint).await?;
         }
         if !sync_types.incremental {
             tracing::info!("full sync finished; incremental sync is off for this task");
-            return Ok(());
+            return Ok(Flow::Done);
         }
         self.incremental(&tables, checkpoint, flavor).await
     }
@@ -138,6 +190,7 @@ impl<S: Sink> Pipeline<S> {
         self.metrics.set_stage(Stage::FullSync);
         let mut first = Snapshot::open(&self.source, flavor).await?;
         if checkpoint.position.is_none() {
+            first.ensure_no_prepared_xa().await?;
             // The first snapshot's position is where the binlog will resume — every later
             // snapshot (other readers, restarts) starts after it — and its start time the
             // version of every snapshot row: durable before any row.
@@ -365,7 +418,7 @@ impl<S: Sink> Pipeline<S> {
         }
     }
 
-    async fn incremental(&mut self, tables: &[Arc<TableSchema>], mut checkpoint: Checkpoint, flavor: source::Flavor) -> SyncResult<()> {
+    async fn incremental(&mut self, tables: &[Arc<TableSchema>], mut checkpoint: Checkpoint, flavor: source::Flavor) -> SyncResult<Flow> {
         self.metrics.set_stage(Stage::Incremental);
         let from = checkpoint
             .position
@@ -373,7 +426,16 @@ impl<S: Sink> Pipeline<S> {
             .ok_or_else(|| SyncError::definite("no start position", "report this as a bug"))?;
         self.show_position(Some(&from));
         tracing::info!(from = %from, "following the binlog");
-        let mut reader = BinlogReader::open(&self.source, flavor, self.task.server_id, &from, tables, &self.task.selection).await?;
+        let mut reader = BinlogReader::open(
+            &self.source,
+            flavor,
+            self.task.server_id,
+            &from,
+            tables,
+            &self.task.selection,
+            &checkpoint.pending_xa,
+        )
+        .await?;
         // The reader runs ahead of the applier through a bounded channel: reading and writing
         // overlap, and a slow destination slows the reader instead of filling memory.
         let (tx, mut rx) = mpsc::channel::<SyncResult<Vec<SourceEvent>>>(1024);
@@ -405,7 +467,7 @@ impl<S: Sink> Pipeline<S> {
         result
     }
 
-    async fn apply_loop(&mut self, rx: &mut mpsc::Receiver<SyncResult<Vec<SourceEvent>>>, checkpoint: &mut Checkpoint) -> SyncResult<()> {
+    async fn apply_loop(&mut self, rx: &mut mpsc::Receiver<SyncResult<Vec<SourceEvent>>>, checkpoint: &mut Checkpoint) -> SyncResult<Flow> {
         let limit = self.task.batch_rows;
         // Rows of complete transactions not yet written, and rows of the open transaction.
         let mut batch: Vec<ChangeEvent> = Vec::new();
@@ -416,6 +478,8 @@ impl<S: Sink> Pipeline<S> {
         let mut version = checkpoint.version;
         let mut stop = self.stop.clone();
         let throttle = Throttle::new(self.task.spec.throttling.as_ref(), ThrottlePhase::Incremental, self.metrics.clone());
+        // Tables to copy again once the transaction of the DDL that asked for it commits.
+        let mut recopy: Vec<Arc<TableSchema>> = Vec::new();
         loop {
             let item = tokio::select! {
                 biased;
@@ -426,7 +490,7 @@ impl<S: Sink> Pipeline<S> {
                 // Stop requested: write what is complete, leave the open transaction.
                 None => {
                     self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
-                    return Ok(());
+                    return Ok(Flow::Done);
                 }
                 Some(None) => return Err(SyncError::new(ErrorClass::Connection, "the binlog reader stopped")),
                 Some(Some(events)) => events?,
@@ -448,9 +512,29 @@ impl<S: Sink> Pipeline<S> {
                         batch_bytes += change.approx_size();
                         batch.push(change);
                     }
+                    // Remembered with the transaction's commit below, so the checkpoint that
+                    // moves past a prepared XA group also names it.
+                    SourceEvent::XaPrepared { xid, start } => {
+                        checkpoint.pending_xa.insert(xid, start);
+                    }
+                    SourceEvent::XaResolved { xid } => {
+                        checkpoint.pending_xa.remove(&xid);
+                    }
                     SourceEvent::Commit { position, commit_ts } => {
                         committed_len = batch.len();
                         commit_position = Some((position, commit_ts, version));
+                        if !recopy.is_empty() {
+                            // The checkpoint moves past the DDL (its GTID included, so it is not
+                            // replayed) with the tables marked uncopied; the next run copies
+                            // them from a new snapshot and follows the binlog from here.
+                            for table in recopy.drain(..) {
+                                tracing::info!(table = %table.source, "the table's rows changed without row events: copying it again");
+                                checkpoint.tables.remove(&table.source.to_string());
+                            }
+                            checkpoint.full_done = false;
+                            self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                            return Ok(Flow::Again);
+                        }
                     }
                     SourceEvent::Ddl {
                         database,
@@ -473,6 +557,20 @@ impl<S: Sink> Pipeline<S> {
                                 .await?;
                         }
                         batch_bytes = 0;
+                        if let SchemaChange::Recopy(table) = change {
+                            if !self.task.spec.sync_types.full {
+                                return Err(SyncError::definite(
+                                    format!(
+                                        "the rows of `{}` changed at {position} without row events ({statement}), and this task \
+                                         has no full sync to copy them again",
+                                        table.source
+                                    ),
+                                    "enable syncTypes.full so Ferry can copy the table again, or leave the table out of spec.objects",
+                                ));
+                            }
+                            recopy.push(table);
+                            continue;
+                        }
                         self.sink.apply_ddl(&change).await?;
                         self.metrics.ddl_applied.inc();
                         let name = change.table().source.to_string();

@@ -22,9 +22,11 @@ pub enum ColumnKind {
     Text {
         charset: String,
     },
-    /// Byte strings: BINARY, VARBINARY, BLOB.
+    /// Byte strings of varying length: VARBINARY, BLOB.
     #[default]
     Binary,
+    /// BINARY(n): byte strings padded with 0x00 to `n` bytes.
+    FixedBinary(u32),
     Bit {
         bits: u32,
     },
@@ -81,6 +83,9 @@ pub struct TableSchema {
     /// Whether the task lists this table's columns (`columns:`): a column added on the source
     /// is then not followed.
     pub fixed_columns: bool,
+    /// The table's engine cannot roll back (MyISAM, Aria, MEMORY): its changes stand even when
+    /// the transaction that made them is rolled back.
+    pub non_transactional: bool,
 }
 
 /// The operations synchronised for a table (`operations`, inherited from its database).
@@ -167,6 +172,9 @@ pub enum SchemaChange {
     },
     /// Every row deleted.
     Truncate(std::sync::Arc<TableSchema>),
+    /// The table's rows changed in a way the binlog does not show row by row (a column added
+    /// with values the destination cannot compute): it is copied again from a new snapshot.
+    Recopy(std::sync::Arc<TableSchema>),
     /// Columns were added on the source that the task does not follow (`addColumn` off): the
     /// table keeps the columns of `0`, also after a restart. Nothing changes in the destination.
     KeepColumns(std::sync::Arc<TableSchema>),
@@ -176,7 +184,11 @@ impl SchemaChange {
     /// The table the change is about.
     pub fn table(&self) -> &TableSchema {
         match self {
-            SchemaChange::Create(t) | SchemaChange::Drop(t) | SchemaChange::Truncate(t) | SchemaChange::KeepColumns(t) => t,
+            SchemaChange::Create(t)
+            | SchemaChange::Drop(t)
+            | SchemaChange::Truncate(t)
+            | SchemaChange::Recopy(t)
+            | SchemaChange::KeepColumns(t) => t,
             SchemaChange::AddColumns { table, .. } | SchemaChange::DropColumns { table, .. } => table,
         }
     }
@@ -197,6 +209,7 @@ impl SchemaChange {
             ),
             SchemaChange::DropColumns { table, columns } => format!("drop column(s) {} of {}", columns.join(", "), table.target),
             SchemaChange::Truncate(t) => format!("truncate table {}", t.target),
+            SchemaChange::Recopy(t) => format!("copy table {} again", t.target),
             SchemaChange::KeepColumns(t) => format!("keep the columns of {} (addColumn is off)", t.target),
         }
     }

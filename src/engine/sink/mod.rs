@@ -71,13 +71,16 @@ pub(crate) fn writes(batch: &[ChangeEvent]) -> Vec<Planned<'_>> {
     writes
 }
 
-/// The net effect of `writes` on the destination: for every (table, key), only its last write —
-/// an upsert of its final image or a delete — then all deletes before all upserts, grouped by
-/// table so that each group becomes one multi-row statement. Because every write is a full
-/// image or a delete by key, the result leaves the same rows as applying `writes` one by one
-/// (a key change is a delete of the old key and an upsert of the new one, two different keys).
-/// Deleting first keeps a destination UNIQUE key (on tables Ferry did not create) from seeing
-/// a value held by a row this batch deletes.
+/// The net effect of `writes` on the destination: for every (table, exact key), only its last
+/// write — an upsert of its final image or a delete — then all deletes before all upserts,
+/// grouped by table so that each group becomes one multi-row statement. Because every write is
+/// a full image or a delete by key, the result leaves the same rows as applying `writes` one by
+/// one (a key change is a delete of the old key and an upsert of the new one, two different
+/// keys). That holds also where two exact keys are one row to the destination (`'a'` and `'A'`
+/// under a `_ci` collation; see [`super::key`]): a delete names the stored image, so every
+/// spelling of a row other than its final one ends with a delete, and deleting first then
+/// upserting the final image leaves that image. Deleting first also keeps a destination UNIQUE
+/// key (on tables Ferry did not create) from seeing a value held by a row this batch deletes.
 pub(crate) fn net_effect(writes: Vec<Planned<'_>>) -> Vec<Planned<'_>> {
     use std::collections::HashMap;
     /// A row's key; `Eq` is sound because key values are never NaN.
@@ -105,22 +108,21 @@ pub(crate) fn net_effect(writes: Vec<Planned<'_>>) -> Vec<Planned<'_>> {
 }
 
 /// Splits `writes` over `lanes` by [`lane_of`], keeping their order within each lane.
-pub(crate) fn spread<'a>(writes: Vec<Planned<'a>>, lanes: usize) -> Vec<Vec<Planned<'a>>> {
+/// `collated`: the destination compares text keys by their collation (see [`super::key`]).
+pub(crate) fn spread<'a>(writes: Vec<Planned<'a>>, lanes: usize, collated: bool) -> Vec<Vec<Planned<'a>>> {
     let mut per_lane: Vec<Vec<Planned<'a>>> = (0..lanes).map(|_| Vec::new()).collect();
     for planned in writes {
-        per_lane[lane_of(planned.0, planned.1.row(), lanes)].push(planned);
+        per_lane[lane_of(planned.0, planned.1.row(), lanes, collated)].push(planned);
     }
     per_lane
 }
 
-/// The lane of a write: a hash of the destination table and the row's key.
-pub(crate) fn lane_of(table: &TableSchema, row: &Row, lanes: usize) -> usize {
+/// The lane of a write: a hash of the destination table and the row's key, alike for keys the
+/// destination considers equal ([`super::key::LaneKey`]), so their writes keep their order.
+pub(crate) fn lane_of(table: &TableSchema, row: &Row, lanes: usize, collated: bool) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    table.target.hash(&mut hasher);
-    for &k in &table.key {
-        row[k].hash(&mut hasher);
-    }
+    super::key::LaneKey { table, row, collated }.hash(&mut hasher);
     (hasher.finish() % lanes as u64) as usize
 }
 

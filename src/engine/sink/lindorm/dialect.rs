@@ -152,7 +152,7 @@ pub fn map_type(column: &Column) -> Result<LindormType, String> {
         ColumnKind::Text { .. } | ColumnKind::Enum(_) | ColumnKind::Set(_) => LindormType::Varchar,
         // TIME can be negative and above 24 h in MySQL; Lindorm's TIME cannot. Its exact text is kept.
         ColumnKind::Time => LindormType::Varchar,
-        ColumnKind::Binary => LindormType::Varbinary,
+        ColumnKind::Binary | ColumnKind::FixedBinary(_) => LindormType::Varbinary,
         ColumnKind::Bit { .. } => return Err("BIT columns are not supported by Lindorm".into()),
         ColumnKind::Date => LindormType::Date,
         ColumnKind::DateTime | ColumnKind::Timestamp => LindormType::Timestamp,
@@ -386,7 +386,7 @@ pub fn literal(dialect: Dialect, column: &Column, value: &Value) -> Result<Strin
             }
             d.clone()
         }
-        Value::Text(s) | Value::Enum(s) | Value::Set(s) | Value::Json(s) => quote(dialect, s)?,
+        Value::Text(s) | Value::Enum(_, s) | Value::Set(_, s) | Value::Json(s) => quote(dialect, s)?,
         // Empty VARBINARY is NULL on Lindorm (as with DTS); bytes are written as a hex string.
         Value::Bytes(b) if b.is_empty() => "NULL".into(),
         Value::Bytes(b) => {

@@ -222,7 +222,7 @@ impl LindormSink {
         self.connect().await?;
         self.check_fence().await?;
         let d = self.dialect();
-        let per_lane = spread(net_effect(writes(batch)), self.lanes);
+        let per_lane = spread(net_effect(writes(batch)), self.lanes, false);
         let mut plans = Vec::with_capacity(self.lanes);
         for lane in per_lane {
             plans.push(plan(d, &lane)?);
@@ -371,7 +371,8 @@ impl LindormSink {
             SchemaChange::Create(table) => return self.prepare_tables(std::slice::from_ref(table)).await,
             SchemaChange::Drop(table) => vec![dialect::drop_table(table)],
             SchemaChange::Truncate(table) => vec![dialect::truncate_table(table)],
-            SchemaChange::KeepColumns(_) => Vec::new(),
+            // The pipeline copies the table again; nothing to change in its shape.
+            SchemaChange::KeepColumns(_) | SchemaChange::Recopy(_) => Vec::new(),
             SchemaChange::AddColumns { table, added } => {
                 let existing = self.existing_columns(table).await?.unwrap_or_default();
                 let missing: Vec<usize> = added

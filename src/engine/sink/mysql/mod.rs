@@ -25,7 +25,7 @@ use mysql_async::{Conn, TxOpts, prelude::Queryable};
 use super::{Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
-    event::{ChangeEvent, Row},
+    event::{ChangeEvent, Row, Value},
     mysql_conn::{Endpoint, classify, push_sql_literal, quote_ident, quote_table, sql_literal},
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},
@@ -43,6 +43,36 @@ pub struct MysqlSink {
     epoch: i64,
     /// `conflictingTables: ignore`, remembered for tables created by DDL later.
     as_is: bool,
+    /// How to run one statement in a non-strict session on this destination (learnt at the
+    /// first connection).
+    relaxed: Relaxed,
+}
+
+/// How the destination runs a single statement without strict mode: the ENUM error value (index
+/// 0, which a non-strict source session can store) is refused by a strict session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Relaxed {
+    /// MariaDB: `SET STATEMENT sql_mode = … FOR <statement>`.
+    #[default]
+    SetStatement,
+    /// MySQL 8.0+: the `SET_VAR` optimizer hint (checked against documentation only).
+    SetVarHint,
+}
+
+/// The destination session's `sql_mode` without strict mode, for [`Relaxed`] statements.
+const RELAXED_SQL_MODE: &str = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES";
+
+impl Relaxed {
+    /// `sql` (an `INSERT …`) run without strict mode.
+    fn wrap(self, sql: &str) -> String {
+        match self {
+            Relaxed::SetStatement => format!("SET STATEMENT sql_mode = '{RELAXED_SQL_MODE}' FOR {sql}"),
+            Relaxed::SetVarHint => match sql.strip_prefix("INSERT ") {
+                Some(rest) => format!("INSERT /*+ SET_VAR(sql_mode = '{RELAXED_SQL_MODE}') */ {rest}"),
+                None => sql.to_string(),
+            },
+        }
+    }
 }
 
 impl MysqlSink {
@@ -57,6 +87,7 @@ impl MysqlSink {
             task: String::new(),
             epoch: 0,
             as_is: false,
+            relaxed: Relaxed::default(),
         }
     }
 
@@ -69,6 +100,15 @@ impl MysqlSink {
             conn.query_drop(SESSION_SETUP)
                 .await
                 .map_err(|e| classify(&e).context(format!("set up the session on {}", self.endpoint)))?;
+            let version: Option<String> = conn
+                .query_first("SELECT VERSION()")
+                .await
+                .map_err(|e| classify(&e).context(format!("read the version of {}", self.endpoint)))?;
+            self.relaxed = if version.unwrap_or_default().to_ascii_lowercase().contains("mariadb") {
+                Relaxed::SetStatement
+            } else {
+                Relaxed::SetVarHint
+            };
             self.conn = Some(conn);
         }
         self.conn
@@ -90,7 +130,7 @@ impl MysqlSink {
             self.apply_lanes(batch).await?;
             Vec::new()
         } else {
-            statements(&net_effect(writes(batch)))
+            statements(&net_effect(writes(batch)), self.relaxed)
         };
         let task = self.task.clone();
         let epoch = self.epoch;
@@ -125,7 +165,9 @@ impl MysqlSink {
 impl MysqlSink {
     /// Writes `batch` over the lanes, each in its own transaction, all committed on return.
     async fn apply_lanes(&mut self, batch: &[ChangeEvent]) -> SyncResult<()> {
-        let per_lane = spread(net_effect(writes(batch)), self.lanes);
+        // Text keys compare by their collation here: keys the destination holds as one row
+        // take one lane (see `key`).
+        let per_lane = spread(net_effect(writes(batch)), self.lanes, true);
         while self.lane_conns.len() < self.lanes {
             let mut conn = self.endpoint.connect().await?;
             conn.query_drop(SESSION_SETUP)
@@ -135,9 +177,10 @@ impl MysqlSink {
         }
         let checkpoint_table = format!("{}.ferry_checkpoint", quote_ident(&self.checkpoint_db));
         let (task, epoch) = (self.task.as_str(), self.epoch);
+        let relaxed = self.relaxed;
         let lanes = self.lane_conns.iter_mut().zip(per_lane).filter(|(_, w)| !w.is_empty());
         let results = futures::future::join_all(lanes.map(|(conn, w)| {
-            let sql = statements(&w);
+            let sql = statements(&w, relaxed);
             let checkpoint_table = checkpoint_table.clone();
             async move {
                 let mut tx = conn
@@ -225,7 +268,7 @@ type Statement = String;
 
 /// Statements for `writes`, merging runs of the same kind on the same table, each at most
 /// [`MAX_STATEMENT_BYTES`] long.
-fn statements(writes: &[Planned<'_>]) -> Vec<Statement> {
+fn statements(writes: &[Planned<'_>], relaxed: Relaxed) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut i = 0;
     while i < writes.len() {
@@ -243,7 +286,15 @@ fn statements(writes: &[Planned<'_>]) -> Vec<Statement> {
             j += 1;
         }
         if is_upsert {
-            upsert(table, &rows, &mut statements);
+            // Rows holding the ENUM error value go in statements of their own, run without
+            // strict mode; every other row keeps the strict session's protection.
+            let (odd, plain): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| r.iter().any(|v| matches!(v, Value::Enum(0, _))));
+            upsert(table, &plain, &mut statements);
+            let at = statements.len();
+            upsert(table, &odd, &mut statements);
+            for sql in &mut statements[at..] {
+                *sql = relaxed.wrap(sql);
+            }
         } else {
             delete(table, &rows, &mut statements);
         }
@@ -277,21 +328,14 @@ fn pack(head: &str, items: impl Iterator<Item = String>, separator: &str, tail: 
 }
 
 fn upsert(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
+    if rows.is_empty() {
+        return;
+    }
     let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.target)).collect();
-    let updates: Vec<String> = table
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !table.key.contains(i))
-        .map(|(_, c)| format!("{0} = VALUES({0})", quote_ident(&c.target)))
-        .collect();
-    // A table whose every column is in the key has nothing to update: re-assign the first key
-    // column to itself so the statement stays an idempotent no-op on duplicates.
-    let updates = if updates.is_empty() {
-        vec![format!("{0} = {0}", cols[0])]
-    } else {
-        updates
-    };
+    // Every column, the key's too: where the destination holds the row under a key it
+    // considers equal but spelt otherwise (`'a'` for `'A'` under a `_ci` collation, `'a '` for
+    // `'a'` under PAD SPACE), the row ends byte-identical to the source's.
+    let updates: Vec<String> = table.columns.iter().map(|c| format!("{0} = VALUES({0})", quote_ident(&c.target))).collect();
     let head = format!("INSERT INTO {} ({}) VALUES ", quote_table(&table.target), cols.join(", "));
     let tail = format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "));
     let tuples = rows.iter().map(|r| {
@@ -402,14 +446,36 @@ mod tests {
             ev(&t, RowChange::Delete { before: row(1, 11) }),
             ev(&t, RowChange::Insert { after: row(1, 12) }),
         ];
-        let sqls = statements(&net_effect(writes(&batch)));
+        let sqls = statements(&net_effect(writes(&batch)), Relaxed::SetStatement);
         assert_eq!(
             sqls,
             vec![
                 "DELETE FROM `d`.`t``x` WHERE `id` IN (3)".to_string(),
-                "INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,12), (2,22) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)".to_string(),
+                "INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,12), (2,22) ON DUPLICATE KEY UPDATE `id` = VALUES(`id`), `v` = VALUES(`v`)"
+                    .to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn the_enum_error_value_is_written_by_index_without_strict_mode() {
+        let mut t = (*table()).clone();
+        t.columns[1].kind = ColumnKind::Enum(vec!["a".into()]);
+        let t = Arc::new(t);
+        let batch = vec![
+            ev(&t, RowChange::Insert { after: vec![Value::Int(1), Value::Enum(1, "a".into())] }),
+            ev(&t, RowChange::Insert { after: vec![Value::Int(2), Value::Enum(0, String::new())] }),
+        ];
+        let sqls = statements(&net_effect(writes(&batch)), Relaxed::SetStatement);
+        assert_eq!(sqls.len(), 2, "{sqls:?}");
+        assert!(sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,'a')"), "{}", sqls[0]);
+        assert!(
+            sqls[1].starts_with("SET STATEMENT sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES' FOR INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (2,0)"),
+            "{}",
+            sqls[1]
+        );
+        let hinted = Relaxed::SetVarHint.wrap("INSERT INTO t VALUES (0)");
+        assert_eq!(hinted, "INSERT /*+ SET_VAR(sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES') */ INTO t VALUES (0)");
     }
 
     #[test]
@@ -461,10 +527,12 @@ mod tests {
                 },
             ),
         ];
-        let sqls = statements(&writes(&batch));
+        let sqls = statements(&writes(&batch), Relaxed::SetStatement);
         assert_eq!(sqls.len(), 4, "{sqls:?}");
         assert!(
-            sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,10), (2,20) ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)"),
+            sqls[0].starts_with(
+                "INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,10), (2,20) ON DUPLICATE KEY UPDATE `id` = VALUES(`id`), `v` = VALUES(`v`)"
+            ),
             "{}",
             sqls[0]
         );

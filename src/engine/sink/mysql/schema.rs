@@ -18,14 +18,20 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], use_ex
     let _ = conn.query_drop("SET SESSION explicit_defaults_for_timestamp = ON").await;
     for table in tables {
         let target = &table.target;
-        let existing: Vec<(String, String, String)> = conn
+        let described: Vec<(String, String, String, Option<String>)> = conn
             .exec(
-                "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS \
+                "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY, COLLATION_NAME FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (target.database.as_str(), target.table.as_str()),
             )
             .await
             .map_err(|e| classify(&e).context(format!("inspect destination table `{target}`")))?;
+        let existing: Vec<(String, String, String)> = described.iter().map(|(n, t, k, _)| (n.clone(), t.clone(), k.clone())).collect();
+        if !existing.is_empty() {
+            // Used as it is or not, a key compared otherwise could merge two source rows.
+            let collations: Vec<(String, Option<String>)> = described.into_iter().map(|(n, _, _, c)| (n, c)).collect();
+            crate::engine::key::check_key_collations(table, &collations)?;
+        }
         if existing.is_empty() {
             conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&target.database)))
                 .await
@@ -97,7 +103,8 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, use_existing_as_i
         SchemaChange::Create(table) => prepare_tables(conn, std::slice::from_ref(table), use_existing_as_is).await,
         SchemaChange::Drop(table) => run(conn, format!("DROP TABLE IF EXISTS {}", quote_table(&table.target))).await,
         SchemaChange::Truncate(table) => run(conn, format!("TRUNCATE TABLE {}", quote_table(&table.target))).await,
-        SchemaChange::KeepColumns(_) => Ok(()),
+        // The pipeline copies the table again; nothing to change in its shape.
+        SchemaChange::KeepColumns(_) | SchemaChange::Recopy(_) => Ok(()),
         SchemaChange::AddColumns { table, added } => {
             let existing = destination_columns(conn, &table.target).await?;
             let mut added = added.clone();

@@ -20,6 +20,7 @@ use super::schema::discover_table;
 use super::{
     Flavor,
     decode::{Origin, decode},
+    txn::{Control, Transactions, xa_prepare_body},
 };
 use crate::engine::{
     ddl::{self, DdlOp},
@@ -54,6 +55,11 @@ pub enum SourceEvent {
         statement: String,
         position: Position,
     },
+    /// An XA transaction was prepared: its rows wait for its XA COMMIT. The checkpoint must
+    /// remember `start` (where its event group is) until then.
+    XaPrepared { xid: String, start: Position },
+    /// A prepared XA transaction was committed (its rows came just before) or rolled back.
+    XaResolved { xid: String },
     /// A transaction ended; everything before `position` has been passed on.
     Commit { position: Position, commit_ts: u32 },
     /// The source is idle (heartbeat); nothing is pending.
@@ -86,7 +92,9 @@ pub struct BinlogReader {
     pending_gtid: Option<PendingGtid>,
     /// End of the MySQL transaction payload being unpacked (inner events carry no position).
     payload_end: Option<u64>,
-    in_transaction: bool,
+    /// The transaction being read, prepared XA transactions ([`super::txn`]).
+    txn: Transactions,
+    flavor: Flavor,
 }
 
 enum PendingGtid {
@@ -109,10 +117,78 @@ const MARIADB_GTID_LIST: u8 = 163;
 const MARIADB_START_ENCRYPTION: u8 = 164;
 const MARIADB_COMPRESSED_FIRST: u8 = 165;
 const MARIADB_COMPRESSED_LAST: u8 = 171;
+/// MariaDB GTID event flags: a standalone statement (DDL), a group that can be rolled back
+/// safely (only transactional tables changed).
+const FL_STANDALONE: u8 = 1;
+const FL_TRANSACTIONAL: u8 = 4;
+/// The group is an XA transaction's `XA START … XA PREPARE` part (no `XA START` statement is
+/// logged: the GTID event stands for it).
+const FL_PREPARED_XA: u8 = 64;
 
 impl BinlogReader {
-    /// Registers as replica `server_id` and starts reading at `from`.
+    /// Registers as replica `server_id` and starts reading at `from`. `prepared` are the XA
+    /// transactions prepared before `from` and not yet resolved (xid → the position of their
+    /// event group): their groups are read again first, so their rows are there at XA COMMIT.
     pub async fn open(
+        endpoint: &Endpoint,
+        flavor: Flavor,
+        server_id: u32,
+        from: &Position,
+        tables: &[Arc<TableSchema>],
+        selection: &Selection,
+        prepared: &std::collections::BTreeMap<String, Position>,
+    ) -> SyncResult<BinlogReader> {
+        let mut restored = Vec::new();
+        for (xid, start) in prepared {
+            restored.push((xid.clone(), Self::read_prepared(endpoint, flavor, server_id, start, tables, selection, xid).await?));
+        }
+        let mut reader = Self::open_at(endpoint, flavor, server_id, from, tables, selection).await?;
+        for (xid, rows) in restored {
+            reader.txn.restore_prepared(&xid, rows);
+        }
+        Ok(reader)
+    }
+
+    /// Reads the event group of prepared XA transaction `xid` at `start` again: its rows.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_prepared(
+        endpoint: &Endpoint,
+        flavor: Flavor,
+        server_id: u32,
+        start: &Position,
+        tables: &[Arc<TableSchema>],
+        selection: &Selection,
+        xid: &str,
+    ) -> SyncResult<Vec<ChangeEvent>> {
+        let at = Position { gtid: None, ..start.clone() };
+        let mut reader = Self::open_at(endpoint, flavor, server_id, &at, tables, selection).await?;
+        // Its group starts at `start`; a few events at most, bounded all the same.
+        for _ in 0..1_000_000 {
+            let Some(events) = Box::pin(reader.next()).await? else { break };
+            for event in events {
+                match event {
+                    SourceEvent::XaPrepared { xid: found, .. } if found == xid => {
+                        return reader.txn.take_prepared(xid).ok_or_else(|| {
+                            SyncError::definite(format!("lost the rows of XA transaction {xid}"), "report this as a bug")
+                        });
+                    }
+                    SourceEvent::Commit { .. } | SourceEvent::XaPrepared { .. } => {
+                        return Err(SyncError::definite(
+                            format!("the checkpoint says XA transaction {xid} was prepared at {start}, but that is not its event group"),
+                            "re-run the full sync (remove the task's checkpoint row)",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Err(SyncError::definite(
+            format!("XA transaction {xid}, prepared at {start}, was not found there"),
+            "re-run the full sync (remove the task's checkpoint row)",
+        ))
+    }
+
+    async fn open_at(
         endpoint: &Endpoint,
         flavor: Flavor,
         server_id: u32,
@@ -178,7 +254,8 @@ impl BinlogReader {
             gtid: from.gtid.clone(),
             pending_gtid: None,
             payload_end: None,
-            in_transaction: false,
+            txn: Transactions::default(),
+            flavor,
         })
     }
 
@@ -194,6 +271,12 @@ impl BinlogReader {
         let log_pos = u64::from(header.log_pos());
         let here = || format!("{}:{}", self.file, log_pos);
         let end_pos = if log_pos == 0 { self.payload_end.unwrap_or(0) } else { log_pos };
+        // Where this event starts: an XA transaction's group is read again from there.
+        let start = Position {
+            file: self.file.clone(),
+            pos: end_pos.saturating_sub(u64::from(header.event_size())),
+            gtid: None,
+        };
         let mut out = Vec::new();
 
         match type_code {
@@ -204,9 +287,13 @@ impl BinlogReader {
                     domain,
                     server: header.server_id(),
                     seq,
-                    standalone: flags & 1 != 0,
+                    standalone: flags & FL_STANDALONE != 0,
                 });
-                self.in_transaction = true;
+                // A group the server does not mark as safely rollbackable changed a
+                // non-transactional table: it may end in ROLLBACK [TO SAVEPOINT], so hold it.
+                // An XA transaction's rows wait for its XA COMMIT.
+                let hold = flags & (FL_TRANSACTIONAL | FL_STANDALONE) == 0 || flags & FL_PREPARED_XA != 0;
+                self.txn.begin(hold, start);
                 return Ok(Some(out));
             }
             MARIADB_GTID_LIST => {
@@ -263,7 +350,7 @@ impl BinlogReader {
             | EventData::AnonymousGtidEvent(_)
             | EventData::StopEvent
             | EventData::IgnorableEvent(_) => {
-                if matches!(data, EventData::HeartbeatEvent) && !self.in_transaction {
+                if matches!(data, EventData::HeartbeatEvent) && !self.txn.is_open() {
                     out.push(SourceEvent::Idle);
                 }
             }
@@ -283,54 +370,107 @@ impl BinlogReader {
                     uuid: format_uuid(&gtid.sid()),
                     gno: gtid.gno(),
                 });
-                self.in_transaction = true;
+                self.txn.begin(false, start);
             }
             EventData::TransactionPayloadEvent(_) => {
                 self.payload_end = Some(log_pos);
             }
             EventData::QueryEvent(query) => {
                 let sql = query.query();
-                let trimmed = sql.trim_start().to_ascii_uppercase();
-                if trimmed.starts_with("BEGIN") || trimmed.starts_with("XA START") {
-                    self.in_transaction = true;
-                } else if trimmed.starts_with("COMMIT") || trimmed.starts_with("XA END") || trimmed.starts_with("XA COMMIT") {
-                    out.push(self.commit(end_pos, header.timestamp()));
-                } else if trimmed.starts_with("ROLLBACK") {
-                    // Non-transactional changes before it are already in the stream.
-                    out.push(self.commit(end_pos, header.timestamp()));
-                } else {
-                    let schema = query.schema().into_owned();
-                    if is_dml(&trimmed) && self.tables.keys().any(|(db, _)| *db == schema) {
-                        return Err(SyncError::definite(
-                            format!(
-                                "failed to read the binlog at {}: statement-format DML in `{schema}`: {}",
-                                here(),
-                                truncate(&sql, 200)
-                            ),
-                            "set binlog_format=ROW on the source (and in every session that writes), then re-run the full sync",
-                        ));
-                    }
-                    if !is_dml(&trimmed) {
-                        let position = Position {
-                            file: self.file.clone(),
-                            pos: end_pos,
-                            gtid: self.gtid.clone(),
-                        };
-                        let at = here();
-                        let sql = sql.into_owned();
-                        out.extend(self.on_ddl(&sql, &schema, position, &at).await?);
-                    }
-                    // DDL is its own transaction (MariaDB marks it standalone; MySQL commits it
-                    // implicitly): its end is a resume point.
-                    let standalone = !self.in_transaction
-                        || matches!(self.pending_gtid, Some(PendingGtid::MariaDb { standalone: true, .. }))
-                        || matches!(self.pending_gtid, Some(PendingGtid::Mysql { .. }));
-                    if standalone {
+                let refused = |why: String, remedy: &str| {
+                    SyncError::definite(format!("failed to follow a transaction at {}: {why}", here()), remedy)
+                };
+                let remedy = "re-run the full sync of the tables concerned (remove them from spec.objects and add them back); \
+                              docs/ddl.md explains which transactions Ferry holds back";
+                match super::txn::control(&sql) {
+                    Some(Control::Begin) => self.txn.begin_statement(start),
+                    Some(Control::Commit) => {
+                        let mut rows = Vec::new();
+                        self.txn.commit(&mut rows);
+                        out.extend(rows.into_iter().map(SourceEvent::Row));
                         out.push(self.commit(end_pos, header.timestamp()));
+                    }
+                    Some(Control::Rollback) => {
+                        let mut rows = Vec::new();
+                        self.txn.rollback(&mut rows).map_err(|why| refused(why, remedy))?;
+                        out.extend(rows.into_iter().map(SourceEvent::Row));
+                        out.push(self.commit(end_pos, header.timestamp()));
+                    }
+                    Some(Control::Savepoint(name)) => self.txn.savepoint(&name, self.flavor == Flavor::Mysql),
+                    Some(Control::RollbackTo(name)) => self.txn.rollback_to(&name).map_err(|why| refused(why, remedy))?,
+                    Some(Control::Release(name)) => self.txn.release(&name),
+                    Some(Control::XaStart(xid)) => self.txn.xa_start(&xid, start),
+                    Some(Control::XaEnd) => {}
+                    Some(Control::XaCommit(xid)) => {
+                        let mut rows = Vec::new();
+                        self.txn.xa_commit(&xid, &mut rows).map_err(|why| {
+                            refused(
+                                why,
+                                "commit or roll back prepared XA transactions (XA RECOVER lists them) before a task starts, \
+                                 then re-run the full sync of the tables concerned",
+                            )
+                        })?;
+                        out.extend(rows.into_iter().map(SourceEvent::Row));
+                        out.push(SourceEvent::XaResolved { xid });
+                        out.push(self.commit(end_pos, header.timestamp()));
+                    }
+                    Some(Control::XaRollback(xid)) => {
+                        self.txn.xa_rollback(&xid);
+                        out.push(SourceEvent::XaResolved { xid });
+                        out.push(self.commit(end_pos, header.timestamp()));
+                    }
+                    None => {
+                        let trimmed = sql.trim_start().to_ascii_uppercase();
+                        let schema = query.schema().into_owned();
+                        if is_dml(&trimmed) && self.tables.keys().any(|(db, _)| *db == schema) {
+                            return Err(SyncError::definite(
+                                format!(
+                                    "failed to read the binlog at {}: statement-format DML in `{schema}`: {}",
+                                    here(),
+                                    truncate(&sql, 200)
+                                ),
+                                "set binlog_format=ROW on the source (and in every session that writes), then re-run the full sync",
+                            ));
+                        }
+                        if !is_dml(&trimmed) {
+                            let position = Position {
+                                file: self.file.clone(),
+                                pos: end_pos,
+                                gtid: self.gtid.clone(),
+                            };
+                            let at = here();
+                            let sql = sql.into_owned();
+                            out.extend(self.on_ddl(&sql, &schema, position, &at).await?);
+                        }
+                        // DDL is its own transaction (MariaDB marks it standalone; MySQL commits
+                        // it implicitly): its end is a resume point. CREATE … SELECT is not: its
+                        // rows follow in the same group, up to its COMMIT.
+                        let standalone = !self.txn.is_open()
+                            || matches!(self.pending_gtid, Some(PendingGtid::MariaDb { standalone: true, .. }))
+                            || matches!(self.pending_gtid, Some(PendingGtid::Mysql { .. }));
+                        if standalone {
+                            self.txn.end();
+                            out.push(self.commit(end_pos, header.timestamp()));
+                        }
                     }
                 }
             }
-            EventData::XidEvent(_) => out.push(self.commit(end_pos, header.timestamp())),
+            EventData::XaPrepareLogEvent(body) => {
+                let (one_phase, xid) = xa_prepare_body(&body).ok_or_else(|| malformed("XA prepare event", &here()))?;
+                let mut rows = Vec::new();
+                let prepared = self.txn.xa_prepare(&xid, one_phase, &mut rows);
+                out.extend(rows.into_iter().map(SourceEvent::Row));
+                if let Some(start) = prepared {
+                    out.push(SourceEvent::XaPrepared { xid, start });
+                }
+                out.push(self.commit(end_pos, header.timestamp()));
+            }
+            EventData::XidEvent(_) => {
+                let mut rows = Vec::new();
+                self.txn.commit(&mut rows);
+                out.extend(rows.into_iter().map(SourceEvent::Row));
+                out.push(self.commit(end_pos, header.timestamp()));
+            }
             EventData::TableMapEvent(tme) => {
                 // Within one server's life a table id names one version of one table's
                 // definition: bind it once. Ids restart with the server, so a binding is reused
@@ -350,7 +490,18 @@ impl BinlogReader {
                         "set binlog_row_value_options='' on the source so JSON updates carry whole documents",
                     ));
                 }
-                self.rows(&rows, header.timestamp(), &here(), &mut out)?;
+                let mut changes = Vec::new();
+                self.rows(&rows, header.timestamp(), &here(), &mut changes)?;
+                let mut passed = Vec::with_capacity(changes.len());
+                for change in changes {
+                    self.txn.row(change, &mut passed).map_err(|why| {
+                        SyncError::definite(
+                            format!("failed to follow a transaction at {}: {why}", here()),
+                            "commit such transactions in smaller parts, or re-run the full sync of the tables concerned",
+                        )
+                    })?;
+                }
+                out.extend(passed.into_iter().map(SourceEvent::Row));
             }
             EventData::IncidentEvent(incident) => {
                 return Err(SyncError::definite(
@@ -391,7 +542,7 @@ impl BinlogReader {
             }
             None => {}
         }
-        self.in_transaction = false;
+        self.txn.end();
         self.payload_end = None;
         SourceEvent::Commit {
             position: Position {
@@ -420,8 +571,9 @@ impl BinlogReader {
         let cannot = |table: &TableId, what: &str| {
             SyncError::definite(
                 format!("the source ran DDL Ferry cannot follow on synchronised table `{table}` ({what}) at {here}: {short}"),
-                "Ferry follows CREATE/DROP TABLE, ADD/DROP COLUMN and TRUNCATE (docs/ddl.md). Make the same change in the \
-                 destination and re-create the task with a new full sync, or leave the table out of spec.objects",
+                "docs/ddl.md lists what Ferry follows. To go on, copy the table again: remove it from spec.objects (the task \
+                 then skips this statement), and once the task runs, add it back — its destination table is emptied and \
+                 copied anew. Or leave the table out of spec.objects",
             )
         };
         let changed = |change: SchemaChange| SourceEvent::Schema {
@@ -437,9 +589,27 @@ impl BinlogReader {
                         skip(&mut out, format!("{what} does not change rows"));
                     }
                 }
-                DdlOp::CreateTable(table) => {
+                DdlOp::Refresh { table, what } => {
+                    let Some(old) = self.tables.get(&key_of(&table)).cloned() else {
+                        continue;
+                    };
+                    if let Some(now) = self.rediscover(&table, here).await? {
+                        let mut refreshed = (*old).clone();
+                        refreshed.non_transactional = now.non_transactional;
+                        self.tables.insert(key_of(&table), Arc::new(refreshed));
+                    }
+                    skip(&mut out, format!("{what} does not change rows"));
+                }
+                DdlOp::CreateTable { table, replace } => {
                     if self.selection.table(&table.database, &table.table).is_none() {
                         continue;
+                    }
+                    // CREATE OR REPLACE: the old table and its rows are gone first.
+                    if replace && let Some(old) = self.tables.remove(&key_of(&table)) {
+                        if !old.ops.drop_table {
+                            return Err(cannot(&table, "CREATE OR REPLACE of a table whose dropTable operation is off"));
+                        }
+                        out.push(changed(SchemaChange::Drop(old)));
                     }
                     if !self.selection.operations(&table.database, &table.table).create_table {
                         skip(&mut out, format!("createTable is off for `{table}`: the new table is not followed"));
@@ -499,14 +669,25 @@ impl BinlogReader {
                     } else if !follow {
                         out.push(changed(SchemaChange::KeepColumns(now)));
                     } else if !added.is_empty() {
+                        // Existing rows got values on the source that the destination cannot
+                        // compute itself (an expression, AUTO_INCREMENT, a generated column):
+                        // the table is copied again after the column is added.
+                        let computed = columns.iter().any(|c| c.computed && added.contains(&c.name.as_str()));
                         let added = added
                             .iter()
                             .filter_map(|n| {
-                                let default = columns.iter().find(|c| c.name == *n).and_then(|c| c.default.clone());
+                                let default = columns
+                                    .iter()
+                                    .find(|c| c.name == *n)
+                                    .filter(|c| !c.computed)
+                                    .and_then(|c| c.default.clone());
                                 now.column_index(n).map(|i| (i, default))
                             })
                             .collect();
-                        out.push(changed(SchemaChange::AddColumns { table: now, added }));
+                        out.push(changed(SchemaChange::AddColumns { table: now.clone(), added }));
+                        if computed {
+                            out.push(changed(SchemaChange::Recopy(now)));
+                        }
                     }
                 }
                 DdlOp::DropColumns { table, columns } => {
@@ -514,10 +695,6 @@ impl BinlogReader {
                         continue;
                     };
                     let dropped: Vec<usize> = columns.iter().filter_map(|c| old.column_index(c)).collect();
-                    if dropped.is_empty() {
-                        skip(&mut out, format!("the dropped column(s) of `{table}` are not synchronised"));
-                        continue;
-                    }
                     if dropped.iter().any(|i| old.key.contains(i)) {
                         return Err(cannot(&table, "DROP COLUMN of a key column"));
                     }
@@ -526,6 +703,24 @@ impl BinlogReader {
                     {
                         return Err(cannot(&table, "DROP COLUMN of a column its filter reads"));
                     }
+                    // Columns the table no longer has: dropped by an earlier alteration of the
+                    // same statement, or before a restart (discovery then shows the table
+                    // without them while the binlog replays their DROP). The destination may
+                    // still have them: drop them there by their mapped name (the sink drops only
+                    // what exists). A table whose columns the task lists never had others.
+                    let gone: Vec<String> = if old.fixed_columns {
+                        Vec::new()
+                    } else {
+                        columns
+                            .iter()
+                            .filter(|c| old.column_index(c).is_none())
+                            .map(|c| self.selection.target_column(&table.database, &table.table, c))
+                            .collect()
+                    };
+                    if dropped.is_empty() && gone.is_empty() {
+                        skip(&mut out, format!("the dropped column(s) of `{table}` are not synchronised"));
+                        continue;
+                    }
                     let now = match self.rediscover(&table, here).await? {
                         Some(now) => now.with_columns(|c| old.column_index(&c.name).is_some()),
                         None => old.with_columns(|c| !columns.contains(&c.name)),
@@ -533,7 +728,8 @@ impl BinlogReader {
                     .ok_or_else(|| cannot(&table, "its key changed"))?;
                     let now = Arc::new(now);
                     self.tables.insert(key_of(&table), now.clone());
-                    let targets = dropped.iter().map(|&i| old.columns[i].target.clone()).collect();
+                    let mut targets: Vec<String> = dropped.iter().map(|&i| old.columns[i].target.clone()).collect();
+                    targets.extend(gone);
                     out.push(changed(SchemaChange::DropColumns {
                         table: now,
                         columns: targets,
@@ -653,7 +849,7 @@ impl BinlogReader {
         Ok(Some(Binding { schema, columns }))
     }
 
-    fn rows(&self, rows: &RowsEventData<'_>, ts: u32, here: &str, out: &mut Vec<SourceEvent>) -> SyncResult<()> {
+    fn rows(&self, rows: &RowsEventData<'_>, ts: u32, here: &str, out: &mut Vec<ChangeEvent>) -> SyncResult<()> {
         let Some((_, _, Some(binding))) = self.bindings.get(&rows.table_id()) else {
             return Ok(());
         };
@@ -703,12 +899,12 @@ impl BinlogReader {
                 (Some(before), None) => RowChange::Delete { before },
                 (None, None) => continue,
             };
-            out.push(SourceEvent::Row(ChangeEvent {
+            out.push(ChangeEvent {
                 table: binding.schema.clone(),
                 change,
                 commit_ts: ts,
                 version: 0,
-            }));
+            });
         }
         Ok(())
     }

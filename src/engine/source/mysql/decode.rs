@@ -83,28 +83,58 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
             Ok(y) => Value::Year(y),
             Err(_) => return Err(bad(&Wire::Bytes(b))),
         },
-        (ColumnKind::Enum(labels), Wire::Int(index)) => Value::Enum(label(labels, index as usize)),
-        (ColumnKind::Enum(_), Wire::Bytes(b)) => Value::Enum(decode_text(&column.name, charset_of(column), b)?),
+        // ENUM and SET arrive as their index / bitmask: the binlog stores them so, and the
+        // snapshot selects `column + 0` (see `key::select_expr`), so both paths agree exactly —
+        // also on the error value 0 and on a member spelt `''`.
+        (ColumnKind::Enum(labels), Wire::Int(index)) => enum_value(labels, index as u64),
+        (ColumnKind::Enum(labels), Wire::UInt(index)) => enum_value(labels, index),
+        (ColumnKind::Enum(labels), Wire::Bytes(b)) => {
+            let text = decode_text(&column.name, charset_of(column), b)?;
+            let index = labels.iter().position(|l| *l == text).map_or(0, |i| i + 1);
+            Value::Enum(index as u16, text)
+        }
         (ColumnKind::Set(labels), Wire::Bytes(b)) if origin == Origin::Binlog => {
             let mut mask = 0u64;
-            for (i, byte) in b.iter().enumerate() {
+            for (i, byte) in b.iter().enumerate().take(8) {
                 mask |= u64::from(*byte) << (8 * i);
             }
-            let chosen: Vec<&str> = labels
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| mask & (1 << i) != 0)
-                .map(|(_, l)| l.as_str())
-                .collect();
-            Value::Set(chosen.join(","))
+            set_value(labels, mask)
         }
-        (ColumnKind::Set(_), Wire::Bytes(b)) => Value::Set(decode_text(&column.name, charset_of(column), b)?),
+        (ColumnKind::Set(labels), Wire::Int(mask)) => set_value(labels, mask as u64),
+        (ColumnKind::Set(labels), Wire::UInt(mask)) => set_value(labels, mask),
+        (ColumnKind::Set(labels), Wire::Bytes(b)) => {
+            let text = decode_text(&column.name, charset_of(column), b)?;
+            let mask = text
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .filter_map(|m| labels.iter().position(|l| l == m))
+                .fold(0u64, |mask, i| mask | (1 << i));
+            Value::Set(mask, text)
+        }
+        // BINARY(n) is stored padded with 0x00 to n bytes; the binlog strips the trailing zeros.
+        (ColumnKind::FixedBinary(len), Wire::Bytes(mut b)) => {
+            if b.len() < *len as usize {
+                b.resize(*len as usize, 0);
+            }
+            Value::Bytes(b)
+        }
         (_, raw) => return Err(bad(&raw)),
     })
 }
 
-fn label(labels: &[String], index: usize) -> String {
-    index.checked_sub(1).and_then(|i| labels.get(i)).cloned().unwrap_or_default()
+fn enum_value(labels: &[String], index: u64) -> Value {
+    let label = (index as usize).checked_sub(1).and_then(|i| labels.get(i)).cloned().unwrap_or_default();
+    Value::Enum(index as u16, label)
+}
+
+fn set_value(labels: &[String], mask: u64) -> Value {
+    let chosen: Vec<&str> = labels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i < 64 && mask & (1 << i) != 0)
+        .map(|(_, l)| l.as_str())
+        .collect();
+    Value::Set(mask, chosen.join(","))
 }
 
 fn charset_of(column: &Column) -> &str {
@@ -264,14 +294,26 @@ mod tests {
     fn set_bitmask_and_enum_index_become_labels() {
         let labels = vec!["a".to_string(), "b".into(), "c".into()];
         let s = col(ColumnKind::Set(labels.clone()));
-        assert_eq!(decode(&s, Wire::Bytes(vec![0b101]), Origin::Binlog), Ok(Value::Set("a,c".into())));
+        assert_eq!(decode(&s, Wire::Bytes(vec![0b101]), Origin::Binlog), Ok(Value::Set(5, "a,c".into())));
+        assert_eq!(decode(&s, Wire::Int(5), Origin::Snapshot), Ok(Value::Set(5, "a,c".into())));
         assert_eq!(
             decode(&s, Wire::Bytes(b"a,c".to_vec()), Origin::Snapshot),
-            Ok(Value::Set("a,c".into()))
+            Ok(Value::Set(5, "a,c".into()))
         );
-        let e = col(ColumnKind::Enum(labels));
-        assert_eq!(decode(&e, Wire::Int(2), Origin::Binlog), Ok(Value::Enum("b".into())));
-        assert_eq!(decode(&e, Wire::Int(0), Origin::Binlog), Ok(Value::Enum(String::new())));
+        let e = col(ColumnKind::Enum(vec!["".into(), "b".into()]));
+        assert_eq!(decode(&e, Wire::Int(2), Origin::Binlog), Ok(Value::Enum(2, "b".into())));
+        assert_eq!(decode(&e, Wire::UInt(2), Origin::Snapshot), Ok(Value::Enum(2, "b".into())));
+        // The error value and the member spelt '' read alike but are different values.
+        assert_eq!(decode(&e, Wire::Int(0), Origin::Binlog), Ok(Value::Enum(0, String::new())));
+        assert_eq!(decode(&e, Wire::Int(1), Origin::Binlog), Ok(Value::Enum(1, String::new())));
+    }
+
+    #[test]
+    fn binary_n_is_padded_back_to_its_width() {
+        let b = col(ColumnKind::FixedBinary(4));
+        assert_eq!(decode(&b, Wire::Bytes(vec![1]), Origin::Binlog), Ok(Value::Bytes(vec![1, 0, 0, 0])));
+        assert_eq!(decode(&b, Wire::Bytes(vec![]), Origin::Binlog), Ok(Value::Bytes(vec![0; 4])));
+        assert_eq!(decode(&b, Wire::Bytes(vec![1, 0, 0, 2]), Origin::Snapshot), Ok(Value::Bytes(vec![1, 0, 0, 2])));
     }
 
     #[test]

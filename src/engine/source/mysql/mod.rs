@@ -4,6 +4,7 @@ pub mod binlog;
 pub mod decode;
 pub mod schema;
 pub mod snapshot;
+pub mod txn;
 
 use mysql_async::prelude::Queryable;
 
@@ -77,4 +78,30 @@ pub async fn current_position(endpoint: &Endpoint, flavor: Flavor) -> SyncResult
     };
     let _ = conn.disconnect().await;
     Ok(Position { file, pos, gtid })
+}
+
+/// Fails (to be retried) while the source has prepared XA transactions: a task that starts now
+/// could see neither their rows (no snapshot shows a prepared transaction) nor their XA PREPARE
+/// (it is before the start position in the binlog), only their XA COMMIT. Run right after the
+/// start position is taken; an XA transaction committed in between is caught by the binlog
+/// reader, which stops at an XA COMMIT it cannot match, never silently.
+pub async fn ensure_no_prepared_xa(conn: &mut mysql_async::Conn) -> SyncResult<()> {
+    let prepared: Vec<mysql_async::Row> = match conn.query("XA RECOVER").await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list prepared XA transactions (XA RECOVER); assuming there are none");
+            return Ok(());
+        }
+    };
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    Err(SyncError::new(
+        crate::engine::retry::ErrorClass::Connection,
+        format!(
+            "the source has {} prepared XA transaction(s) (XA RECOVER lists them): a task cannot start while their rows are \
+             in no snapshot; waiting for them to be committed or rolled back",
+            prepared.len()
+        ),
+    ))
 }

@@ -38,7 +38,8 @@ type Indexes = BTreeMap<String, (bool, Vec<(String, bool)>)>;
 
 /// What `information_schema` says about some tables.
 struct Catalog {
-    tables: Vec<(String, String, Option<u64>)>,
+    /// Database, table, estimated rows, whether its engine supports transactions.
+    tables: Vec<(String, String, Option<u64>, String)>,
     columns: BTreeMap<(String, String), Vec<Column>>,
     indexes: BTreeMap<(String, String), Indexes>,
 }
@@ -54,11 +55,13 @@ async fn catalog(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> Syn
         }
         None => "",
     };
-    let tables: Vec<(String, String, Option<u64>)> = conn
+    let tables: Vec<(String, String, Option<u64>, String)> = conn
         .exec(
             format!(
-                "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES \
-                 WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN ({placeholders}){table_filter} ORDER BY TABLE_SCHEMA, TABLE_NAME"
+                "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS, IFNULL(e.TRANSACTIONS, 'YES') FROM information_schema.TABLES t \
+                 LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
+                 WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA IN ({placeholders}){} ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME",
+                table_filter.replace("TABLE_NAME", "t.TABLE_NAME")
             ),
             params.clone(),
         )
@@ -130,7 +133,7 @@ pub async fn discover(conn: &mut Conn, selection: &Selection) -> SyncResult<Vec<
         let object = selection
             .object(database)
             .ok_or_else(|| SyncError::definite("lost a database", "report this as a bug"))?;
-        let all: Vec<&(String, String, Option<u64>)> = catalog.tables.iter().filter(|t| t.0 == database).collect();
+        let all: Vec<&(String, String, Option<u64>, String)> = catalog.tables.iter().filter(|t| t.0 == database).collect();
         let wanted: Vec<&str> = match &object.tables {
             None => all.iter().map(|t| t.1.as_str()).collect(),
             Some(specs) => specs.iter().map(|s| s.name.as_str()).collect(),
@@ -151,7 +154,8 @@ pub async fn discover(conn: &mut Conn, selection: &Selection) -> SyncResult<Vec<
             let key = (database.to_string(), name.to_string());
             let all_columns = catalog.columns.remove(&key).unwrap_or_default();
             let indexes = catalog.indexes.remove(&key).unwrap_or_default();
-            let schema = build_schema(selection, database, name, all_columns, &indexes)?;
+            let mut schema = build_schema(selection, database, name, all_columns, &indexes)?;
+            schema.non_transactional = row.3 != "YES";
             out.push(DiscoveredTable {
                 schema,
                 rows_estimated: row.2.unwrap_or(0),
@@ -173,7 +177,8 @@ pub async fn discover_table(conn: &mut Conn, selection: &Selection, database: &s
     let key = (database.to_string(), table.to_string());
     let all_columns = catalog.columns.remove(&key).unwrap_or_default();
     let indexes = catalog.indexes.remove(&key).unwrap_or_default();
-    let schema = build_schema(selection, database, table, all_columns, &indexes)?;
+    let mut schema = build_schema(selection, database, table, all_columns, &indexes)?;
+    schema.non_transactional = row.3 != "YES";
     Ok(Some(DiscoveredTable {
         schema,
         rows_estimated: row.2.unwrap_or(0),
@@ -272,6 +277,7 @@ fn build_schema(selection: &Selection, database: &str, name: &str, all_columns: 
         filter,
         ops: selection.operations(database, name),
         fixed_columns: wanted.is_some(),
+        non_transactional: false,
     })
 }
 
@@ -288,6 +294,12 @@ pub fn column_kind(
         Some(cs) if cs != "binary" => ColumnKind::Text { charset: cs.to_string() },
         _ => ColumnKind::Binary,
     };
+    let width = || {
+        column_type
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split(')').next())
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    };
     Ok(match data_type {
         "tinyint" => ColumnKind::Int { unsigned, bytes: 1 },
         "smallint" => ColumnKind::Int { unsigned, bytes: 2 },
@@ -301,7 +313,8 @@ pub fn column_kind(
             scale: scale.unwrap_or(0) as u32,
         },
         "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => text(),
-        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => ColumnKind::Binary,
+        "binary" => ColumnKind::FixedBinary(width().unwrap_or(1)),
+        "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => ColumnKind::Binary,
         "bit" => ColumnKind::Bit {
             bits: precision.unwrap_or(1) as u32,
         },

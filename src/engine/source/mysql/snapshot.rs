@@ -23,7 +23,8 @@ use super::{
 };
 use crate::engine::{
     event::{GtidState, Position, Row, Value},
-    mysql_conn::{Endpoint, classify, quote_ident, quote_table, to_wire},
+    key,
+    mysql_conn::{Endpoint, classify, quote_ident, quote_table},
     retry::{SyncError, SyncResult},
     schema::TableSchema,
 };
@@ -118,19 +119,21 @@ impl Snapshot {
     /// when the table is smaller than estimated.
     pub async fn split_points(&mut self, table: &TableSchema, rows_estimated: u64, slices: usize) -> SyncResult<Vec<Row>> {
         let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
+        let selected: Vec<String> = table.key.iter().map(|&i| key::select_expr(&table.columns[i])).collect();
         let step = rows_estimated / slices.max(1) as u64;
         let mut points: Vec<Row> = Vec::new();
         for k in 1..slices as u64 {
             let sql = format!(
                 "SELECT {} FROM {} ORDER BY {} LIMIT 1 OFFSET {}",
-                keys.join(", "),
+                selected.join(", "),
                 quote_table(&table.source),
                 keys.join(", "),
                 k * step
             );
+            // The binary protocol, as for chunks: both decode alike.
             let row: Option<mysql_async::Row> = self
                 .conn
-                .query_first(sql)
+                .exec_first(sql, ())
                 .await
                 .map_err(|e| classify(&e).context(format!("split `{}` into key ranges", table.source)))?;
             let Some(mut row) = row else { break };
@@ -153,6 +156,12 @@ impl Snapshot {
         Ok(points)
     }
 
+    /// Fails (to be retried) while the source has prepared XA transactions; for the snapshot
+    /// whose position starts the task ([`super::ensure_no_prepared_xa`]).
+    pub async fn ensure_no_prepared_xa(&mut self) -> SyncResult<()> {
+        super::ensure_no_prepared_xa(&mut self.conn).await
+    }
+
     /// Ends the read view.
     pub async fn close(mut self) {
         let _ = self.conn.query_drop("ROLLBACK").await;
@@ -170,38 +179,15 @@ pub async fn read_range(
     upper: Option<&[Value]>,
     limit: usize,
 ) -> SyncResult<Vec<Row>> {
-    let sql = chunk_query(table, after.is_some(), upper.is_some(), limit);
-    let mut params: Vec<mysql_async::Value> = after.map(keyset_params).unwrap_or_default();
-    params.extend(upper.map(keyset_params).unwrap_or_default());
+    let sql = chunk_query(table, after, upper, limit);
+    // No parameters: the key bounds are literals of each column's own kind (`key`), which the
+    // server compares as it orders the column. Still the binary protocol, so values decode
+    // exactly as typed.
     let rows: Vec<mysql_async::Row> = conn
-        .exec(sql, params)
+        .exec(sql, ())
         .await
         .map_err(|e| classify(&e).context(format!("read a chunk of `{}`", table.source)))?;
     rows.into_iter().map(|row| decode_row(table, row)).collect()
-}
-
-/// Reads the row of `table` with key `key`, if it exists (and passes the table's filter).
-pub async fn read_key(conn: &mut Conn, table: &TableSchema, key: &[Value]) -> SyncResult<Option<Row>> {
-    let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let mut conditions: Vec<String> = table
-        .key
-        .iter()
-        .map(|&i| format!("{} = ?", quote_ident(&table.columns[i].name)))
-        .collect();
-    if let Some(filter) = &table.filter {
-        conditions.push(filter.sql());
-    }
-    let sql = format!(
-        "SELECT {} FROM {} WHERE {}",
-        cols.join(", "),
-        quote_table(&table.source),
-        conditions.join(" AND ")
-    );
-    let row: Option<mysql_async::Row> = conn
-        .exec_first(sql, key.iter().map(to_wire).collect::<Vec<_>>())
-        .await
-        .map_err(|e| classify(&e).context(format!("read a row of `{}`", table.source)))?;
-    row.map(|row| decode_row(table, row)).transpose()
 }
 
 fn decode_row(table: &TableSchema, mut row: mysql_async::Row) -> SyncResult<Row> {
@@ -219,10 +205,9 @@ fn decode_row(table: &TableSchema, mut row: mysql_async::Row) -> SyncResult<Row>
         })
 }
 
-/// `SELECT cols FROM t [WHERE key > ? [AND key <= ?]] ORDER BY key LIMIT n`, with the tuple
-/// comparisons spelt out (`a > ? OR (a = ? AND b > ?)`) so every server uses the key's range scan.
-fn chunk_query(table: &TableSchema, has_after: bool, has_upper: bool, limit: usize) -> String {
-    let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+/// `SELECT cols FROM t [WHERE filter AND key > after [AND key <= upper]] ORDER BY key LIMIT n`.
+fn chunk_query(table: &TableSchema, after: Option<&[Value]>, upper: Option<&[Value]>, limit: usize) -> String {
+    let cols: Vec<String> = table.columns.iter().map(key::select_expr).collect();
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
     let mut sql = format!("SELECT {} FROM {}", cols.join(", "), quote_table(&table.source));
     let mut conditions = Vec::new();
@@ -230,37 +215,17 @@ fn chunk_query(table: &TableSchema, has_after: bool, has_upper: bool, limit: usi
     if let Some(filter) = &table.filter {
         conditions.push(filter.sql());
     }
-    if has_after {
-        conditions.push(tuple_predicate(&keys, ">", ">"));
+    if let Some(after) = after {
+        conditions.push(key::tuple_predicate(table, after, ">", ">"));
     }
-    if has_upper {
-        conditions.push(tuple_predicate(&keys, "<", "<="));
+    if let Some(upper) = upper {
+        conditions.push(key::tuple_predicate(table, upper, "<", "<="));
     }
     if !conditions.is_empty() {
         sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
     }
     sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", keys.join(", ")));
     sql
-}
-
-/// `(k1, …, kn) op (?, …, ?)` spelt out; `last` is the operator on the last column.
-fn tuple_predicate(keys: &[String], op: &str, last: &str) -> String {
-    let mut terms = Vec::new();
-    for i in 0..keys.len() {
-        let mut term: Vec<String> = keys[..i].iter().map(|k| format!("{k} = ?")).collect();
-        term.push(format!("{} {} ?", keys[i], if i + 1 == keys.len() { last } else { op }));
-        terms.push(format!("({})", term.join(" AND ")));
-    }
-    format!("({})", terms.join(" OR "))
-}
-
-/// Parameters for the expanded keyset predicate of [`chunk_query`].
-fn keyset_params(key: &[Value]) -> Vec<mysql_async::Value> {
-    let mut out = Vec::new();
-    for i in 0..key.len() {
-        out.extend(key[..=i].iter().map(to_wire));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -290,15 +255,15 @@ mod tests {
             key_name: "PRIMARY".into(),
             ..Default::default()
         };
+        let (one, two) = ([Value::Int(1), Value::Int(2)], [Value::Int(3), Value::Int(4)]);
         assert_eq!(
-            chunk_query(&table, true, false, 10),
-            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) ORDER BY `a`, `b` LIMIT 10"
+            chunk_query(&table, Some(&one), None, 10),
+            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > 1) OR (`a` = 1 AND `b` > 2)) ORDER BY `a`, `b` LIMIT 10"
         );
         assert_eq!(
-            chunk_query(&table, true, true, 10),
-            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) \
-             AND ((`a` < ?) OR (`a` = ? AND `b` <= ?)) ORDER BY `a`, `b` LIMIT 10"
+            chunk_query(&table, Some(&one), Some(&two), 10),
+            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > 1) OR (`a` = 1 AND `b` > 2)) \
+             AND ((`a` < 3) OR (`a` = 3 AND `b` <= 4)) ORDER BY `a`, `b` LIMIT 10"
         );
-        assert_eq!(keyset_params(&[Value::Int(1), Value::Int(2)]).len(), 3);
     }
 }
