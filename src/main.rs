@@ -333,7 +333,11 @@ async fn verify(file: PathBuf, output: &str, chunk: usize, settle: &str) -> Exit
                 let listed: Vec<String> = t.differences.iter().map(|d| format!("{} {}", d.kind, d.key)).collect();
                 result.push(format!("{} differing: {}", t.differing, listed.join("; ")));
             }
-            let result = if result.is_empty() { "equal".to_string() } else { result.join("; ") };
+            let result = if result.is_empty() {
+                "equal".to_string()
+            } else {
+                result.join("; ")
+            };
             println!(
                 "{:tw$}  {:dw$}  {:>11}  {:>11}  {result}",
                 t.table, t.destination, t.source_rows, t.destination_rows

@@ -272,7 +272,11 @@ impl Side {
     }
 
     fn order(&self) -> String {
-        self.key.iter().map(|&k| quote_ident(&self.columns[k].name)).collect::<Vec<_>>().join(", ")
+        self.key
+            .iter()
+            .map(|&k| quote_ident(&self.columns[k].name))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// `lower < key <= upper` (either end open), plus the side's filter.
@@ -297,7 +301,12 @@ impl Side {
         let mut terms = Vec::new();
         for i in 0..names.len() {
             let mut term: Vec<String> = (0..i).map(|j| format!("{} = {}", names[j], literals[j])).collect();
-            term.push(format!("{} {} {}", names[i], if i + 1 == names.len() { last } else { op }, literals[i]));
+            term.push(format!(
+                "{} {} {}",
+                names[i],
+                if i + 1 == names.len() { last } else { op },
+                literals[i]
+            ));
             terms.push(format!("({})", term.join(" AND ")));
         }
         format!("({})", terms.join(" OR "))
@@ -306,12 +315,19 @@ impl Side {
     /// The row hash: MD5 of every column's canonical form, as an unsigned 64-bit number.
     fn row_hash_expr(&self) -> String {
         let forms: Vec<String> = self.columns.iter().map(canonical).collect();
-        format!("CAST(CONV(LEFT(MD5(CONCAT_WS('|', {})), 16), 16, 10) AS UNSIGNED)", forms.join(", "))
+        format!(
+            "CAST(CONV(LEFT(MD5(CONCAT_WS('|', {})), 16), 16, 10) AS UNSIGNED)",
+            forms.join(", ")
+        )
     }
 
     /// The key columns as SQL literals printed by the server.
     fn key_literals_expr(&self) -> String {
-        self.key.iter().map(|&k| key_literal(&self.columns[k])).collect::<Vec<_>>().join(", ")
+        self.key
+            .iter()
+            .map(|&k| key_literal(&self.columns[k]))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The last key of the range of `chunk` rows after `lower`, in the server's order; `None`
@@ -412,8 +428,14 @@ impl Side {
 }
 
 /// A server-printed key literal as a person reads it: text keys are printed as hex to keep the
-/// bytes exact, and shown here decoded when they are UTF-8.
+/// bytes exact, and shown here decoded when they are UTF-8; ENUM and SET keys by their label.
 fn readable(literal: &str) -> String {
+    // An ENUM or SET: `2 /* alpha */`.
+    if let Some((_, rest)) = literal.split_once(" /* ")
+        && let Some(label) = rest.strip_suffix(" */")
+    {
+        return crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(label.to_string()));
+    }
     if let Some(hex) = literal.strip_prefix("_utf8mb4 X'").and_then(|r| r.strip_suffix('\''))
         && let Some(bytes) = (0..hex.len())
             .step_by(2)
@@ -456,7 +478,10 @@ fn canonical(column: &StoredColumn) -> String {
 fn key_literal(column: &StoredColumn) -> String {
     let c = quote_ident(&column.name);
     match column.data_type.as_str() {
-        "enum" | "set" | "bit" => format!("CONCAT({c} + 0)"),
+        // The index or bitmask compares as the server orders; the label rides along in a
+        // comment, for the report.
+        "enum" | "set" => format!("CONCAT({c} + 0, ' /* ', REPLACE(CONVERT({c} USING utf8mb4), '*/', '* /'), ' */')"),
+        "bit" => format!("CONCAT({c} + 0)"),
         "float" => format!("CONCAT(CAST({c} AS DOUBLE), 'e0')"),
         "double" | "real" => format!("CONCAT({c}, 'e0')"),
         "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year" | "decimal" | "numeric" => {

@@ -97,7 +97,9 @@ async fn worker_killed_mid_sync_eight_lanes() {
 async fn worker_killed_mid_sync(lanes: u32) {
     let (src, dst) = shop_pair().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let extra = format!("  worker: {{batchRows: 500, applyLanes: {lanes}}}\n");
+    // The copy is held to 30,000 rows/s (about 7 s for the shop's 210k rows) so that two kills
+    // land in it whatever the machine's speed.
+    let extra = format!("  worker: {{batchRows: 500, applyLanes: {lanes}}}\n  throttling: {{full: {{rps: 30000}}}}\n");
     let file = task_file(dir.path(), "killed", &src, &dst, "[{database: shop}]", &extra);
     let log = dir.path().join("ferry.log");
     let pool = src.pool.clone();
@@ -151,7 +153,15 @@ async fn worker_killed_mid_sync(lanes: u32) {
             }
         }
         ferry.kill9();
-        if full_done { in_incremental += 1 } else { in_full += 1 }
+        if full_done {
+            in_incremental += 1
+        } else {
+            in_full += 1
+        }
+        assert!(
+            in_full >= 2 || !full_done,
+            "the full sync finished before two kills landed in it ({in_full}); the test needs a slower copy"
+        );
     }
     let ferry = Ferry::spawn(&file, &log);
     writer.await.expect("load finished");

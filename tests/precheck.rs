@@ -94,6 +94,8 @@ async fn each_item_fails_and_passes_against_a_real_server() {
         "tableCount",
         "sourcePrivileges",
         "binlogRetention",
+        "foreignKeyCascades",
+        "binlogFilters",
         "onlineDdlTables",
         "destinationConnection",
         "destinationPrivileges",
@@ -275,4 +277,55 @@ async fn each_item_fails_and_passes_against_a_real_server() {
     assert_eq!(out.status.code(), Some(2));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("at most 1000 tables per task when renaming"), "{text}");
+}
+
+/// Rows changed by cascading foreign key actions never reach the binary log: a selected child
+/// table with `ON DELETE CASCADE` fails `foreignKeyCascades` (ignorable: then a warning), and a
+/// database the server's `binlog_ignore_db` leaves out of the binlog fails `binlogFilters`.
+#[tokio::test(flavor = "multi_thread")]
+async fn cascading_foreign_keys_and_binlog_filters_are_refused() {
+    let (src, dst, filtered) = tokio::join!(
+        MariaDb::start(1),
+        MariaDb::start(2),
+        MariaDb::start_args(3, "--binlog-ignore-db=app")
+    );
+    src.exec(
+        "CREATE DATABASE app; CREATE TABLE app.p (id INT PRIMARY KEY, v INT); \
+         CREATE TABLE app.c (id INT PRIMARY KEY, pid INT, FOREIGN KEY fk_p (pid) REFERENCES app.p (id) ON DELETE CASCADE)",
+    )
+    .await;
+    filtered
+        .exec("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT)")
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let file = task_file(dir.path(), "fk", &src, &dst, "[{database: app}]", "");
+    let report = precheck(&file);
+    assert_eq!(report.0, Some(2), "{:?}", report.1);
+    expect(
+        &report,
+        "foreignKeyCascades",
+        "Failed",
+        "`app.c` (foreign key `fk_p` to `p`: ON UPDATE RESTRICT, ON DELETE CASCADE)",
+    );
+    expect(&report, "binlogFilters", "Passed", "");
+    // The parent alone is fine: only children lose rows.
+    let parent = task_file(dir.path(), "parent", &src, &dst, "[{database: app, tables: [{name: p}]}]", "");
+    expect(&precheck(&parent), "foreignKeyCascades", "Passed", "");
+    let ignored = task_file(
+        dir.path(),
+        "fkignored",
+        &src,
+        &dst,
+        "[{database: app}]",
+        "  precheck: {ignore: [foreignKeyCascades]}\n",
+    );
+    let report = precheck(&ignored);
+    assert_eq!(report.0, Some(1), "{:?}", report.1);
+    expect(&report, "foreignKeyCascades", "Warning", "ignored by spec.precheck.ignore");
+
+    let file = task_file(dir.path(), "filtered", &filtered, &dst, "[{database: app}]", "");
+    let report = precheck(&file);
+    assert_eq!(report.0, Some(2), "{:?}", report.1);
+    expect(&report, "binlogFilters", "Failed", "leave database(s) app out of the binary log");
 }

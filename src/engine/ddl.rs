@@ -52,7 +52,10 @@ pub struct AddedColumn {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DdlOp {
     /// `CREATE [OR REPLACE] TABLE`; `replace`: an existing table of that name is dropped first.
-    CreateTable { table: TableId, replace: bool },
+    CreateTable {
+        table: TableId,
+        replace: bool,
+    },
     DropTables(Vec<TableId>),
     AddColumns {
         table: TableId,
@@ -77,7 +80,10 @@ pub enum DdlOp {
     },
     /// No effect on the rows of `table`, but on how it behaves (its engine: whether it can roll
     /// back): the reader looks at the table again.
-    Refresh { table: TableId, what: String },
+    Refresh {
+        table: TableId,
+        what: String,
+    },
     /// Not about tables.
     Unrelated,
 }
@@ -189,6 +195,15 @@ fn create_table(words: &Words, db: &str) -> Option<DdlOp> {
         return None;
     }
     let (table, _) = words.table_at(words.skip_if_exists(at + 1), db)?;
+    let all: Vec<usize> = (0..words.list.len()).collect();
+    if words.find("REFERENCES").is_some() && cascades(&all, words) {
+        return Some(DdlOp::Unsupported {
+            table,
+            columns: Vec::new(),
+            what: "a foreign key with cascading actions (rows changed by ON DELETE/ON UPDATE CASCADE or SET NULL are not in the binlog)"
+                .into(),
+        });
+    }
     Some(DdlOp::CreateTable {
         table,
         replace: head.iter().any(|w| w == "REPLACE"),
@@ -401,7 +416,10 @@ fn added_columns(text: &str, words: &Words) -> Option<Vec<AddedColumn>> {
     let definitions: Vec<String> = if parenthesised {
         let open = text.find('(')?;
         let close = text.rfind(')')?;
-        split_top_level(&text[open + 1..close]).into_iter().map(|d| format!("ADD COLUMN {d}")).collect()
+        split_top_level(&text[open + 1..close])
+            .into_iter()
+            .map(|d| format!("ADD COLUMN {d}"))
+            .collect()
     } else {
         vec![text.to_string()]
     };
@@ -426,7 +444,10 @@ fn added_columns(text: &str, words: &Words) -> Option<Vec<AddedColumn>> {
                 _ => None,
             });
             let upper = definition.to_ascii_uppercase();
-            let generated = column_def.options.iter().any(|o| matches!(o.option, ColumnOption::Generated { .. }))
+            let generated = column_def
+                .options
+                .iter()
+                .any(|o| matches!(o.option, ColumnOption::Generated { .. }))
                 || upper.contains(" GENERATED ")
                 || upper.contains(" AS (");
             let computed = generated || upper.contains("AUTO_INCREMENT") || default.is_some_and(|e| !is_constant(e));
@@ -454,7 +475,10 @@ fn byte_offset(statement: &str, index: usize) -> Option<usize> {
     for _ in 1..start.line {
         line_start += statement[line_start..].find('\n')? + 1;
     }
-    let column = statement[line_start..].char_indices().nth(start.column.saturating_sub(1) as usize)?.0;
+    let column = statement[line_start..]
+        .char_indices()
+        .nth(start.column.saturating_sub(1) as usize)?
+        .0;
     Some(line_start + column)
 }
 
@@ -634,7 +658,6 @@ fn default_sql(expr: &Expr) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,7 +732,9 @@ mod tests {
         );
         assert_eq!(parse("CREATE TEMPORARY TABLE t (a INT)", "d"), vec![DdlOp::Unrelated]);
         assert_eq!(parse("DROP VIEW v", "d"), vec![DdlOp::Unrelated]);
-        assert!(matches!(&parse("ALTER TABLE t ENGINE = Aria, FROBNICATE", "d")[..], [DdlOp::Refresh { .. }, DdlOp::Unsupported { table, .. }] if table == &t));
+        assert!(
+            matches!(&parse("ALTER TABLE t ENGINE = Aria, FROBNICATE", "d")[..], [DdlOp::Refresh { .. }, DdlOp::Unsupported { table, .. }] if table == &t)
+        );
     }
 
     #[test]
@@ -730,7 +755,10 @@ mod tests {
             "ALTER TABLE t ADD PARTITION (PARTITION p9 VALUES LESS THAN (9))",
         ] {
             let ops = parse(sql, "d");
-            assert!(!ops.is_empty() && ops.iter().all(|o| matches!(o, DdlOp::NoEffect { .. })), "{sql}: {ops:?}");
+            assert!(
+                !ops.is_empty() && ops.iter().all(|o| matches!(o, DdlOp::NoEffect { .. })),
+                "{sql}: {ops:?}"
+            );
         }
         assert!(matches!(&parse("ALTER TABLE t ENGINE=InnoDB", "d")[..], [DdlOp::Refresh { .. }]));
         assert_eq!(parse("OPTIMIZE TABLE a, d.b", "x").len(), 2);
@@ -748,7 +776,11 @@ mod tests {
             "ALTER TABLE t IMPORT TABLESPACE",
             "ALTER TABLE t ADD SYSTEM VERSIONING",
         ] {
-            assert!(matches!(&parse(sql, "d")[..], [DdlOp::Unsupported { .. }]), "{sql}: {:?}", parse(sql, "d"));
+            assert!(
+                matches!(&parse(sql, "d")[..], [DdlOp::Unsupported { .. }]),
+                "{sql}: {:?}",
+                parse(sql, "d")
+            );
         }
         assert!(matches!(
             &parse("ALTER TABLE t ADD FOREIGN KEY (p) REFERENCES p (id) ON DELETE RESTRICT", "d")[..],

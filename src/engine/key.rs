@@ -266,7 +266,13 @@ mod tests {
         };
         let row = |ci: &str, bin: &str| vec![Value::Int(1), Value::Text(ci.into()), Value::Text(bin.into())];
         let (a, b) = (row("a", "x"), row("A", "x  "));
-        let lane = |r: &Row, collated| hash_of(&LaneKey { table: &table, row: r, collated });
+        let lane = |r: &Row, collated| {
+            hash_of(&LaneKey {
+                table: &table,
+                row: r,
+                collated,
+            })
+        };
         assert_eq!(lane(&a, true), lane(&b, true));
         assert_ne!(lane(&a, false), lane(&b, false));
         assert_ne!(lane(&a, true), lane(&row("a", "y"), true));
@@ -279,7 +285,10 @@ mod tests {
         let f = column("f", ColumnKind::Float, None);
         assert_eq!(literal(&f, &Value::Float(0.1)), "1.0000000149011612e-1");
         let d = column("d", ColumnKind::Decimal { precision: 30, scale: 20 }, None);
-        assert_eq!(literal(&d, &Value::Decimal("-0.10000000000000000001".into())), "-0.10000000000000000001");
+        assert_eq!(
+            literal(&d, &Value::Decimal("-0.10000000000000000001".into())),
+            "-0.10000000000000000001"
+        );
         let b = column("b", ColumnKind::Bit { bits: 12 }, None);
         assert_eq!(literal(&b, &Value::Bytes(vec![0x01, 0x02])), "258");
         let table = TableSchema {

@@ -106,8 +106,10 @@ impl<S: Sink> Pipeline<S> {
             checkpoint.tables.remove(name);
             checkpoint.left.insert(name.clone());
         }
-        let (returning, tables_rest): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) =
-            tables.iter().cloned().partition(|t| checkpoint.left.contains(&t.source.to_string()));
+        let (returning, tables_rest): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables
+            .iter()
+            .cloned()
+            .partition(|t| checkpoint.left.contains(&t.source.to_string()));
         let (owned, new): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables_rest
             .into_iter()
             .partition(|t| checkpoint.tables.contains_key(&t.source.to_string()));

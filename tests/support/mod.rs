@@ -13,6 +13,8 @@ pub mod oracle;
 
 pub mod script;
 
+pub mod fuzz;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},

@@ -169,7 +169,7 @@ pub async fn run(src: &MariaDb, dst: &MariaDb, dir: &Path, name: &str, script: &
     };
     let mut steps = script.steps.clone();
     if !matches!(steps.last(), Some(Step::ExpectFailure(_))) {
-        if !steps.iter().any(|s| *s == Step::Start) {
+        if !steps.contains(&Step::Start) {
             steps.push(Step::Start);
         }
         steps.push(Step::Wait);

@@ -335,7 +335,11 @@ fn upsert(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
     // Every column, the key's too: where the destination holds the row under a key it
     // considers equal but spelt otherwise (`'a'` for `'A'` under a `_ci` collation, `'a '` for
     // `'a'` under PAD SPACE), the row ends byte-identical to the source's.
-    let updates: Vec<String> = table.columns.iter().map(|c| format!("{0} = VALUES({0})", quote_ident(&c.target))).collect();
+    let updates: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("{0} = VALUES({0})", quote_ident(&c.target)))
+        .collect();
     let head = format!("INSERT INTO {} ({}) VALUES ", quote_table(&table.target), cols.join(", "));
     let tail = format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "));
     let tuples = rows.iter().map(|r| {
@@ -463,19 +467,36 @@ mod tests {
         t.columns[1].kind = ColumnKind::Enum(vec!["a".into()]);
         let t = Arc::new(t);
         let batch = vec![
-            ev(&t, RowChange::Insert { after: vec![Value::Int(1), Value::Enum(1, "a".into())] }),
-            ev(&t, RowChange::Insert { after: vec![Value::Int(2), Value::Enum(0, String::new())] }),
+            ev(
+                &t,
+                RowChange::Insert {
+                    after: vec![Value::Int(1), Value::Enum(1, "a".into())],
+                },
+            ),
+            ev(
+                &t,
+                RowChange::Insert {
+                    after: vec![Value::Int(2), Value::Enum(0, String::new())],
+                },
+            ),
         ];
         let sqls = statements(&net_effect(writes(&batch)), Relaxed::SetStatement);
         assert_eq!(sqls.len(), 2, "{sqls:?}");
-        assert!(sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,'a')"), "{}", sqls[0]);
+        assert!(
+            sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,'a')"),
+            "{}",
+            sqls[0]
+        );
         assert!(
             sqls[1].starts_with("SET STATEMENT sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES' FOR INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (2,0)"),
             "{}",
             sqls[1]
         );
         let hinted = Relaxed::SetVarHint.wrap("INSERT INTO t VALUES (0)");
-        assert_eq!(hinted, "INSERT /*+ SET_VAR(sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES') */ INTO t VALUES (0)");
+        assert_eq!(
+            hinted,
+            "INSERT /*+ SET_VAR(sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES') */ INTO t VALUES (0)"
+        );
     }
 
     #[test]

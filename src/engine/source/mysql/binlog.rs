@@ -140,7 +140,10 @@ impl BinlogReader {
     ) -> SyncResult<BinlogReader> {
         let mut restored = Vec::new();
         for (xid, start) in prepared {
-            restored.push((xid.clone(), Self::read_prepared(endpoint, flavor, server_id, start, tables, selection, xid).await?));
+            restored.push((
+                xid.clone(),
+                Self::read_prepared(endpoint, flavor, server_id, start, tables, selection, xid).await?,
+            ));
         }
         let mut reader = Self::open_at(endpoint, flavor, server_id, from, tables, selection).await?;
         for (xid, rows) in restored {
@@ -160,7 +163,10 @@ impl BinlogReader {
         selection: &Selection,
         xid: &str,
     ) -> SyncResult<Vec<ChangeEvent>> {
-        let at = Position { gtid: None, ..start.clone() };
+        let at = Position {
+            gtid: None,
+            ..start.clone()
+        };
         let mut reader = Self::open_at(endpoint, flavor, server_id, &at, tables, selection).await?;
         // Its group starts at `start`; a few events at most, bounded all the same.
         for _ in 0..1_000_000 {
@@ -168,9 +174,10 @@ impl BinlogReader {
             for event in events {
                 match event {
                     SourceEvent::XaPrepared { xid: found, .. } if found == xid => {
-                        return reader.txn.take_prepared(xid).ok_or_else(|| {
-                            SyncError::definite(format!("lost the rows of XA transaction {xid}"), "report this as a bug")
-                        });
+                        return reader
+                            .txn
+                            .take_prepared(xid)
+                            .ok_or_else(|| SyncError::definite(format!("lost the rows of XA transaction {xid}"), "report this as a bug"));
                     }
                     SourceEvent::Commit { .. } | SourceEvent::XaPrepared { .. } => {
                         return Err(SyncError::definite(
@@ -377,9 +384,8 @@ impl BinlogReader {
             }
             EventData::QueryEvent(query) => {
                 let sql = query.query();
-                let refused = |why: String, remedy: &str| {
-                    SyncError::definite(format!("failed to follow a transaction at {}: {why}", here()), remedy)
-                };
+                let refused =
+                    |why: String, remedy: &str| SyncError::definite(format!("failed to follow a transaction at {}: {why}", here()), remedy);
                 let remedy = "re-run the full sync of the tables concerned (remove them from spec.objects and add them back); \
                               docs/ddl.md explains which transactions Ferry holds back";
                 match super::txn::control(&sql) {

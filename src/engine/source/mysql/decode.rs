@@ -123,7 +123,11 @@ pub fn decode(column: &Column, raw: Wire, origin: Origin) -> Result<Value, Strin
 }
 
 fn enum_value(labels: &[String], index: u64) -> Value {
-    let label = (index as usize).checked_sub(1).and_then(|i| labels.get(i)).cloned().unwrap_or_default();
+    let label = (index as usize)
+        .checked_sub(1)
+        .and_then(|i| labels.get(i))
+        .cloned()
+        .unwrap_or_default();
     Value::Enum(index as u16, label)
 }
 
@@ -294,7 +298,10 @@ mod tests {
     fn set_bitmask_and_enum_index_become_labels() {
         let labels = vec!["a".to_string(), "b".into(), "c".into()];
         let s = col(ColumnKind::Set(labels.clone()));
-        assert_eq!(decode(&s, Wire::Bytes(vec![0b101]), Origin::Binlog), Ok(Value::Set(5, "a,c".into())));
+        assert_eq!(
+            decode(&s, Wire::Bytes(vec![0b101]), Origin::Binlog),
+            Ok(Value::Set(5, "a,c".into()))
+        );
         assert_eq!(decode(&s, Wire::Int(5), Origin::Snapshot), Ok(Value::Set(5, "a,c".into())));
         assert_eq!(
             decode(&s, Wire::Bytes(b"a,c".to_vec()), Origin::Snapshot),
@@ -313,7 +320,10 @@ mod tests {
         let b = col(ColumnKind::FixedBinary(4));
         assert_eq!(decode(&b, Wire::Bytes(vec![1]), Origin::Binlog), Ok(Value::Bytes(vec![1, 0, 0, 0])));
         assert_eq!(decode(&b, Wire::Bytes(vec![]), Origin::Binlog), Ok(Value::Bytes(vec![0; 4])));
-        assert_eq!(decode(&b, Wire::Bytes(vec![1, 0, 0, 2]), Origin::Snapshot), Ok(Value::Bytes(vec![1, 0, 0, 2])));
+        assert_eq!(
+            decode(&b, Wire::Bytes(vec![1, 0, 0, 2]), Origin::Snapshot),
+            Ok(Value::Bytes(vec![1, 0, 0, 2]))
+        );
     }
 
     #[test]

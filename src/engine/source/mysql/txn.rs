@@ -316,7 +316,9 @@ mod tests {
                 non_transactional,
                 ..Default::default()
             }),
-            change: RowChange::Insert { after: vec![Value::Int(id)] },
+            change: RowChange::Insert {
+                after: vec![Value::Int(id)],
+            },
             commit_ts: 0,
             version: 0,
         }
@@ -349,8 +351,14 @@ mod tests {
         assert_eq!(control("XA START X'7831',X'',1"), Some(Control::XaStart("X'7831',X'',1".into())));
         assert_eq!(control("XA END X'7831',X'',1"), Some(Control::XaEnd));
         assert_eq!(control("XA COMMIT X'7831',X'',1"), Some(Control::XaCommit("X'7831',X'',1".into())));
-        assert_eq!(control("XA COMMIT X'7831',X'',1 ONE PHASE"), Some(Control::XaCommit("X'7831',X'',1".into())));
-        assert_eq!(control("XA ROLLBACK X'7832',X'',1"), Some(Control::XaRollback("X'7832',X'',1".into())));
+        assert_eq!(
+            control("XA COMMIT X'7831',X'',1 ONE PHASE"),
+            Some(Control::XaCommit("X'7831',X'',1".into()))
+        );
+        assert_eq!(
+            control("XA ROLLBACK X'7832',X'',1"),
+            Some(Control::XaRollback("X'7832',X'',1".into()))
+        );
         assert_eq!(control("CREATE TABLE t (a INT)"), None);
         assert_eq!(control("BEGIN NOT ATOMIC SELECT 1; END"), None);
     }
@@ -436,7 +444,10 @@ mod tests {
         t.commit(&mut out);
         t.xa_commit("X'31',X'',1", &mut out).expect("prepared");
         assert_eq!(ids(&out), vec![9, 1]);
-        assert!(t.xa_commit("X'31',X'',1", &mut out).is_err(), "a second commit has nothing to apply");
+        assert!(
+            t.xa_commit("X'31',X'',1", &mut out).is_err(),
+            "a second commit has nothing to apply"
+        );
         t.xa_start("X'32',X'',1", Position::default());
         t.row(row(2, false), &mut out).expect("held");
         t.xa_prepare("X'32',X'',1", false, &mut out);
