@@ -34,3 +34,13 @@ regression!(
     xa_transactions,
     enum_error_value,
 );
+
+/// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh
+/// servers, keeping the worker's log on failure: `FERRY_REPLAY_SCRIPT=target/fuzz/<seed>.sql
+/// cargo test --test regressions replay -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a tool: replays FERRY_REPLAY_SCRIPT"]
+async fn replay() {
+    let path = std::env::var("FERRY_REPLAY_SCRIPT").expect("set FERRY_REPLAY_SCRIPT to a script's path");
+    run_file(&path).await;
+}

@@ -91,10 +91,6 @@ pub fn push_literal(out: &mut String, column: &Column, value: &Value) {
         }
         // A DECIMAL literal (not a string, which would compare as a DOUBLE).
         (Value::Decimal(d), _) if is_decimal_text(d) => out.push_str(d),
-        // The exact value of the FLOAT, as a DOUBLE literal.
-        (Value::Float(f), _) if f.is_finite() => {
-            let _ = write!(out, "{:e}", f64::from(*f));
-        }
         (Value::Bytes(b), ColumnKind::Bit { .. }) => {
             let n = b.iter().fold(0u64, |n, byte| (n << 8) | u64::from(*byte));
             let _ = write!(out, "{n}");

@@ -191,8 +191,11 @@ pub fn push_sql_literal(out: &mut String, value: &super::event::Value) {
         V::Year(y) => {
             let _ = write!(out, "{y}");
         }
+        // The exact value of the 32 bits as a DOUBLE literal: the shortest decimal that reads
+        // back as the same FLOAT can lie just outside FLOAT's range when read as a DOUBLE
+        // (3.4028235e38 > FLT_MAX), which a strict session refuses.
         V::Float(f) if f.is_finite() => {
-            let _ = write!(out, "{f:e}");
+            let _ = write!(out, "{:e}", f64::from(*f));
         }
         V::Double(d) if d.is_finite() => {
             let _ = write!(out, "{d:e}");

@@ -19,7 +19,7 @@ use super::{
     mysql_conn::Endpoint,
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},
-    sink::Sink,
+    sink::{Existing, Sink},
     source::mysql::{
         self as source,
         binlog::{BinlogReader, SourceEvent},
@@ -95,7 +95,11 @@ impl<S: Sink> Pipeline<S> {
         // Tables this task already synchronises may lag behind the source's DDL until the
         // binlog replays it (a column added while the worker was down): they are used as they
         // are. Only tables new to the task are checked against `conflictingTables`.
-        let as_is = self.task.spec.conflicting_tables == ConflictingTables::Ignore;
+        let conflicting = if self.task.spec.conflicting_tables == ConflictingTables::Ignore {
+            Existing::AsIs
+        } else {
+            Existing::Check
+        };
         // Selection changes: a table that left `objects` loses its progress (remembered as left);
         // one that comes back is copied again, into its emptied destination table — changes
         // made while it was out never reached the destination.
@@ -113,17 +117,17 @@ impl<S: Sink> Pipeline<S> {
         let (owned, new): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables_rest
             .into_iter()
             .partition(|t| checkpoint.tables.contains_key(&t.source.to_string()));
-        self.sink.prepare(&new, as_is).await?;
-        self.sink.prepare(&owned, true).await?;
+        self.sink.prepare(&new, conflicting).await?;
+        self.sink.prepare(&owned, Existing::Owned).await?;
         for table in &returning {
             // The destination table is this task's own: emptied, or made anew when its shape
             // no longer fits the source's.
-            match self.sink.prepare(std::slice::from_ref(table), as_is).await {
+            match self.sink.prepare(std::slice::from_ref(table), conflicting).await {
                 Ok(()) => self.sink.apply_ddl(&SchemaChange::Truncate(table.clone())).await?,
                 Err(e) if e.class == ErrorClass::Definite => {
                     tracing::info!(table = %table.target, reason = %e, "re-creating the destination table of a table that came back");
                     self.sink.apply_ddl(&SchemaChange::Drop(table.clone())).await?;
-                    self.sink.prepare(std::slice::from_ref(table), as_is).await?;
+                    self.sink.prepare(std::slice::from_ref(table), conflicting).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -517,9 +521,11 @@ impl<S: Sink> Pipeline<S> {
                     // Remembered with the transaction's commit below, so the checkpoint that
                     // moves past a prepared XA group also names it.
                     SourceEvent::XaPrepared { xid, start } => {
+                        tracing::info!(%xid, at = %start, "XA transaction prepared: its rows wait for its XA COMMIT");
                         checkpoint.pending_xa.insert(xid, start);
                     }
                     SourceEvent::XaResolved { xid } => {
+                        tracing::info!(%xid, "XA transaction resolved");
                         checkpoint.pending_xa.remove(&xid);
                     }
                     SourceEvent::Commit { position, commit_ts } => {

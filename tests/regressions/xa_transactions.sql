@@ -1,6 +1,7 @@
 -- Finding 9: XA transactions. A prepared transaction is applied at its XA COMMIT, discarded at
 -- its XA ROLLBACK, and survives a worker restart between PREPARE and COMMIT without loss or
--- double apply; XA COMMIT … ONE PHASE commits at once.
+-- double apply; XA COMMIT … ONE PHASE commits at once. Xids whose hex has letters ('zoo4' is
+-- X'7A6F6F34'): servers print that hex in lower case in XA COMMIT, upper case elsewhere.
 CREATE DATABASE fz
 USE fz
 CREATE TABLE fz.t (id INT PRIMARY KEY, v INT)
@@ -21,29 +22,29 @@ XA START 'x3'
 INSERT INTO fz.t VALUES (3,3)
 XA END 'x3'
 XA COMMIT 'x3' ONE PHASE
-XA START 'x4'
+XA START 'zoo4'
 INSERT INTO fz.t VALUES (4,4)
 UPDATE fz.t SET v = v + 1 WHERE id = 100
-XA END 'x4'
-XA PREPARE 'x4'
+XA END 'zoo4'
+XA PREPARE 'zoo4'
 @disconnect
 @session 2
 INSERT INTO fz.t VALUES (5,5)
 @wait
 @kill
 INSERT INTO fz.t VALUES (6,6)
-XA COMMIT 'x4'
+XA COMMIT 'zoo4'
 @start
 @wait
-XA START 'x5'
+XA START 'zoo5'
 DELETE FROM fz.t WHERE id = 100
-XA END 'x5'
-XA PREPARE 'x5'
+XA END 'zoo5'
+XA PREPARE 'zoo5'
 @disconnect
 @session 3
 @wait
 @kill
 @start
 @wait
-XA ROLLBACK 'x5'
+XA ROLLBACK 'zoo5'
 INSERT INTO fz.t VALUES (7,7)

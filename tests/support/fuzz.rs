@@ -796,7 +796,13 @@ pub fn case(seed: u64, limits: Limits) -> (Script, usize) {
     };
     g.generate(limits);
     let created = g.created;
-    (Script { steps: g.steps }, created)
+    (
+        Script {
+            steps: g.steps,
+            lenient: true,
+        },
+        created,
+    )
 }
 
 struct Gen<'a> {
@@ -1303,6 +1309,7 @@ where
                 .filter(|s| !matches!(s, Step::Sql(sql) if sql.contains(&marker)))
                 .cloned()
                 .collect(),
+            lenient: true,
         };
         if candidate.steps.len() == best.steps.len() {
             continue;
@@ -1321,7 +1328,7 @@ where
             let end = (at + chunk).min(best.steps.len());
             let mut steps = best.steps.clone();
             steps.drain(at..end);
-            let candidate = Script { steps };
+            let candidate = Script { steps, lenient: true };
             runs += 1;
             if fails(candidate.clone()).await {
                 best = candidate;

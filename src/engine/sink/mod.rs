@@ -15,9 +15,9 @@ use super::{
 
 /// A destination that applies change events idempotently and keeps the task's checkpoint.
 pub trait Sink: Send {
-    /// Makes every destination table ready: creates what is missing from the source schema,
-    /// checks that what exists is compatible (unless `use_existing_as_is`).
-    fn prepare(&mut self, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> impl Future<Output = SyncResult<()>> + Send;
+    /// Makes every destination table ready: creates what is missing from the source schema and
+    /// treats what exists as `existing` says.
+    fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: Existing) -> impl Future<Output = SyncResult<()>> + Send;
 
     /// Claims the task for this worker and returns its checkpoint. The first call takes a new
     /// fencing epoch; later calls (retries) keep it and fail definitely if another worker has
@@ -31,6 +31,19 @@ pub trait Sink: Send {
     /// Applies a table change from source DDL, idempotently (it is replayed after a crash
     /// between the change and the next checkpoint).
     fn apply_ddl(&mut self, change: &SchemaChange) -> impl Future<Output = SyncResult<()>> + Send;
+}
+
+/// How [`Sink::prepare`] treats a destination table that already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// New to the task: it must fit the source table (`conflictingTables: precheckError`).
+    Check,
+    /// New to the task, used as it is (`conflictingTables: ignore`) — except what would lose or
+    /// merge rows: a DECIMAL of another precision, key columns compared by another collation.
+    AsIs,
+    /// The task's own: it may lag behind the source's DDL until the binlog replays it (the
+    /// worker was down while the source changed), so it is used as it is.
+    Owned,
 }
 
 /// What one change does to the destination, in order.

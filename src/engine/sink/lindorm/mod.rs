@@ -368,7 +368,7 @@ impl LindormSink {
     async fn apply_ddl_inner(&mut self, change: &SchemaChange) -> SyncResult<()> {
         self.connect().await?;
         let sql = match change {
-            SchemaChange::Create(table) => return self.prepare_tables(std::slice::from_ref(table)).await,
+            SchemaChange::Create(table) => return self.prepare_tables(std::slice::from_ref(table), super::Existing::AsIs).await,
             SchemaChange::Drop(table) => vec![dialect::drop_table(table)],
             SchemaChange::Truncate(table) => vec![dialect::truncate_table(table)],
             // The pipeline copies the table again; nothing to change in its shape.
@@ -408,7 +408,7 @@ impl LindormSink {
         Ok(())
     }
 
-    async fn prepare_tables(&mut self, tables: &[Arc<TableSchema>]) -> SyncResult<()> {
+    async fn prepare_tables(&mut self, tables: &[Arc<TableSchema>], existing_tables: super::Existing) -> SyncResult<()> {
         {
             self.connect().await?;
             let d = self.dialect();
@@ -427,7 +427,10 @@ impl LindormSink {
                         .map_err(|e| classify(&e).context(format!("create namespace `{}`", table.target.database)))?;
                 }
                 if let Some(existing) = self.existing_columns(table).await? {
-                    super::check_decimals(table, &existing)?;
+                    // The task's own table may lag behind DDL the binlog has yet to replay.
+                    if existing_tables != super::Existing::Owned {
+                        super::check_decimals(table, &existing)?;
+                    }
                     continue;
                 }
                 self.conns[0]
@@ -441,8 +444,8 @@ impl LindormSink {
 }
 
 impl Sink for LindormSink {
-    async fn prepare(&mut self, tables: &[Arc<TableSchema>], _use_existing_as_is: bool) -> SyncResult<()> {
-        let result = self.prepare_tables(tables).await;
+    async fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: super::Existing) -> SyncResult<()> {
+        let result = self.prepare_tables(tables, existing).await;
         result.map_err(|e| self.on_error(e))
     }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use mysql_async::{Conn, TxOpts, prelude::Queryable};
 
-use super::{Planned, Sink, Write, net_effect, spread, writes};
+use super::{Existing, Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
     event::{ChangeEvent, Row, Value},
@@ -41,8 +41,9 @@ pub struct MysqlSink {
     checkpoint_db: String,
     task: String,
     epoch: i64,
-    /// `conflictingTables: ignore`, remembered for tables created by DDL later.
-    as_is: bool,
+    /// How tables new to the task are treated (`conflictingTables`), remembered for tables
+    /// created by DDL later.
+    conflicting: Existing,
     /// How to run one statement in a non-strict session on this destination (learnt at the
     /// first connection).
     relaxed: Relaxed,
@@ -86,7 +87,7 @@ impl MysqlSink {
             checkpoint_db,
             task: String::new(),
             epoch: 0,
-            as_is: false,
+            conflicting: Existing::Check,
             relaxed: Relaxed::default(),
         }
     }
@@ -225,17 +226,19 @@ const SESSION_SETUP: &str = "SET NAMES utf8mb4, time_zone = '+00:00', foreign_ke
      sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES'";
 
 impl Sink for MysqlSink {
-    async fn prepare(&mut self, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> SyncResult<()> {
-        self.as_is = use_existing_as_is;
+    async fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: Existing) -> SyncResult<()> {
+        if existing != Existing::Owned {
+            self.conflicting = existing;
+        }
         let conn = self.conn().await?;
-        let result = schema::prepare_tables(conn, tables, use_existing_as_is).await;
+        let result = schema::prepare_tables(conn, tables, existing).await;
         result.map_err(|e| self.on_error(e))
     }
 
     async fn apply_ddl(&mut self, change: &SchemaChange) -> SyncResult<()> {
-        let as_is = self.as_is;
+        let conflicting = self.conflicting;
         let conn = self.conn().await?;
-        let result = schema::apply_ddl(conn, change, as_is).await;
+        let result = schema::apply_ddl(conn, change, conflicting).await;
         result.map_err(|e| self.on_error(e))
     }
 
@@ -510,7 +513,8 @@ mod tests {
         assert_eq!(sql_literal(&Value::Bytes(vec![])), "X''");
         assert_eq!(sql_literal(&Value::Null), "NULL");
         assert_eq!(sql_literal(&Value::Double(f64::MIN_POSITIVE / 4.0)), "5.562684646268003e-309");
-        assert_eq!(sql_literal(&Value::Float(0.1)), "1e-1");
+        assert_eq!(sql_literal(&Value::Float(0.1)), "1.0000000149011612e-1");
+        assert_eq!(sql_literal(&Value::Float(f32::MAX)), "3.4028234663852886e38");
         assert_eq!(sql_literal(&Value::Decimal("-12.50".into())), "'-12.50'");
         assert_eq!(
             sql_literal(&Value::DateTime(DateTime::new(2024, 2, 29, 23, 59, 59, 5))),

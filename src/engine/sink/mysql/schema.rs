@@ -10,10 +10,11 @@ use crate::engine::{
     mysql_conn::{classify, quote_ident, quote_table},
     retry::{SyncError, SyncResult},
     schema::{ColumnKind, SchemaChange, TableSchema},
+    sink::Existing,
 };
 
 /// Creates missing destination tables and checks existing ones.
-pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], use_existing_as_is: bool) -> SyncResult<()> {
+pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], existing_tables: Existing) -> SyncResult<()> {
     // Tables Ferry creates get the same TIMESTAMP semantics as the source declares.
     let _ = conn.query_drop("SET SESSION explicit_defaults_for_timestamp = ON").await;
     for table in tables {
@@ -27,7 +28,7 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], use_ex
             .await
             .map_err(|e| classify(&e).context(format!("inspect destination table `{target}`")))?;
         let existing: Vec<(String, String, String)> = described.iter().map(|(n, t, k, _)| (n.clone(), t.clone(), k.clone())).collect();
-        if !existing.is_empty() {
+        if !existing.is_empty() && existing_tables != Existing::Owned {
             // Used as it is or not, a key compared otherwise could merge two source rows.
             let collations: Vec<(String, Option<String>)> = described.into_iter().map(|(n, _, _, c)| (n, c)).collect();
             crate::engine::key::check_key_collations(table, &collations)?;
@@ -40,14 +41,17 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], use_ex
                 .await
                 .map_err(|e| classify(&e).context(format!("create destination table `{target}`")))?;
             tracing::info!(table = %target, "created destination table");
-        } else if !use_existing_as_is {
+        } else if existing_tables == Existing::Check {
             check_compatible(table, &existing)?;
-        } else {
+        } else if existing_tables == Existing::AsIs {
             // Used as it is, except that a DECIMAL of another precision would round or refuse
             // values: that always fails.
             let types: Vec<(String, String)> = existing.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
             crate::engine::sink::check_decimals(table, &types)?;
         }
+        // The task's own table is Ferry's creation: where it differs, it lags behind DDL the
+        // binlog has yet to replay (the replay brings it level).
+
     }
     Ok(())
 }
@@ -93,14 +97,14 @@ async fn destination_columns(conn: &mut Conn, target: &crate::engine::event::Tab
 /// Applies a table change from source DDL. Idempotent: creates only what is missing, drops
 /// only what exists. Added columns keep the source's `DEFAULT` (rows that exist get it on both
 /// ends) and its place among the synchronised columns.
-pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, use_existing_as_is: bool) -> SyncResult<()> {
+pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, conflicting: Existing) -> SyncResult<()> {
     let run = async |conn: &mut Conn, sql: String| {
         conn.query_drop(&sql)
             .await
             .map_err(|e| classify(&e).context(format!("apply `{}` to the destination", sql.chars().take(200).collect::<String>())))
     };
     match change {
-        SchemaChange::Create(table) => prepare_tables(conn, std::slice::from_ref(table), use_existing_as_is).await,
+        SchemaChange::Create(table) => prepare_tables(conn, std::slice::from_ref(table), conflicting).await,
         SchemaChange::Drop(table) => run(conn, format!("DROP TABLE IF EXISTS {}", quote_table(&table.target))).await,
         SchemaChange::Truncate(table) => run(conn, format!("TRUNCATE TABLE {}", quote_table(&table.target))).await,
         // The pipeline copies the table again; nothing to change in its shape.

@@ -74,6 +74,9 @@ struct Binding {
     schema: Arc<TableSchema>,
     /// For each table-map column: the index of the selected column, if selected.
     columns: Vec<Option<usize>>,
+    /// Why the table map does not fit the table as it is now (a column of the same name with
+    /// another type): rows logged by an earlier incarnation of the table.
+    stale: Option<String>,
 }
 
 /// A binlog stream positioned at a resume point.
@@ -95,6 +98,10 @@ pub struct BinlogReader {
     /// The transaction being read, prepared XA transactions ([`super::txn`]).
     txn: Transactions,
     flavor: Flavor,
+    /// The binlog's end when this reader started: events before it are replayed.
+    replay_until: Option<(String, u64)>,
+    /// The binlog's end when a table was last discovered again (after a DDL).
+    discovered_at: HashMap<(String, String), (String, u64)>,
 }
 
 enum PendingGtid {
@@ -140,10 +147,9 @@ impl BinlogReader {
     ) -> SyncResult<BinlogReader> {
         let mut restored = Vec::new();
         for (xid, start) in prepared {
-            restored.push((
-                xid.clone(),
-                Self::read_prepared(endpoint, flavor, server_id, start, tables, selection, xid).await?,
-            ));
+            let rows = Self::read_prepared(endpoint, flavor, server_id, start, tables, selection, xid).await?;
+            tracing::info!(%xid, at = %start, rows = rows.len(), "read a prepared XA transaction again; its rows wait for its XA COMMIT");
+            restored.push((xid.clone(), rows));
         }
         let mut reader = Self::open_at(endpoint, flavor, server_id, from, tables, selection).await?;
         for (xid, rows) in restored {
@@ -246,6 +252,7 @@ impl BinlogReader {
         if !sids.is_empty() {
             request = request.with_gtid_set(sids);
         }
+        let replay_until = super::binlog_end(&mut conn).await.map_err(ctx)?;
         let stream = conn.get_binlog_stream(request).await.map_err(ctx)?;
         Ok(BinlogReader {
             stream,
@@ -263,6 +270,8 @@ impl BinlogReader {
             payload_end: None,
             txn: Transactions::default(),
             flavor,
+            replay_until,
+            discovered_at: HashMap::new(),
         })
     }
 
@@ -497,7 +506,7 @@ impl BinlogReader {
                     ));
                 }
                 let mut changes = Vec::new();
-                self.rows(&rows, header.timestamp(), &here(), &mut changes)?;
+                self.rows(&rows, header.timestamp(), end_pos, &here(), &mut changes)?;
                 let mut passed = Vec::with_capacity(changes.len());
                 for change in changes {
                     self.txn.row(change, &mut passed).map_err(|why| {
@@ -785,7 +794,15 @@ impl BinlogReader {
             .as_mut()
             .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no side connection"))?;
         match discover_table(conn, &self.selection, &table.database, &table.table).await {
-            Ok(found) => Ok(found.map(|d| d.schema)),
+            Ok(found) => {
+                // The table as it is *now*, which may be further on than this statement: rows
+                // logged before now that do not fit it belong to an earlier shape.
+                let end = super::binlog_end(conn).await.map_err(|e| classify(&e).context(format!("follow DDL at {here}")))?;
+                if let Some(end) = end {
+                    self.discovered_at.insert(key_of(table), end);
+                }
+                Ok(found.map(|d| d.schema))
+            }
             Err(e) if e.class != ErrorClass::Definite => {
                 self.side = None;
                 Err(e)
@@ -816,12 +833,13 @@ impl BinlogReader {
             if schema.columns.iter().all(|c| names.contains(&c.name)) {
                 (schema.clone(), names.iter().map(|n| schema.column_index(n)).collect())
             } else {
-                let view = schema.with_columns(|c| names.contains(&c.name)).ok_or_else(|| {
-                    SyncError::definite(
-                        format!("table map of `{}` lacks a key column", schema.source),
-                        "the table's key changed on the source; re-create the task",
-                    )
-                })?;
+                let Some(view) = schema.with_columns(|c| names.contains(&c.name)) else {
+                    return Ok(Some(Binding {
+                        schema: schema.clone(),
+                        columns: vec![None; count],
+                        stale: Some(format!("the binlog's table map of `{}` lacks a key column", schema.source)),
+                    }));
+                };
                 let columns = names.iter().map(|n| view.column_index(n)).collect();
                 (Arc::new(view), columns)
             }
@@ -844,21 +862,49 @@ impl BinlogReader {
                 (0..count).map(|i| schema.columns.iter().position(|c| c.ordinal == i)).collect(),
             )
         };
-        for &k in &schema.key {
-            if !columns.contains(&Some(k)) {
-                return Err(SyncError::definite(
-                    format!("table map of `{}` lacks key column `{}`", schema.source, schema.columns[k].name),
-                    "the table changed on the source; restart the task so it rediscovers the table",
-                ));
-            }
+        if let Some(&k) = schema.key.iter().find(|k| !columns.contains(&Some(**k))) {
+            let stale = Some(format!("the binlog's table map of `{}` lacks key column `{}`", schema.source, schema.columns[k].name));
+            return Ok(Some(Binding { schema, columns, stale }));
         }
-        Ok(Some(Binding { schema, columns }))
+        // A column of the same name with another type: the row was logged by an earlier
+        // incarnation of the table (before a CREATE OR REPLACE, a DROP and CREATE, a MODIFY).
+        let stale = columns.iter().enumerate().find_map(|(i, target)| {
+            let column = &schema.columns[(*target)?];
+            let ty = tme.get_column_type(i).ok().flatten()?;
+            let meta = tme.get_column_metadata(i).unwrap_or_default();
+            (!fits(column, ty, meta)).then(|| format!("column `{}` is {} now, the binlog has {ty:?}", column.name, column.column_type))
+        });
+        Ok(Some(Binding { schema, columns, stale }))
     }
 
-    fn rows(&self, rows: &RowsEventData<'_>, ts: u32, here: &str, out: &mut Vec<ChangeEvent>) -> SyncResult<()> {
+    /// Whether the event of `table` ending at `pos` was logged before Ferry last looked at the
+    /// table (when this reader started, or at its last DDL): the table may have changed since.
+    fn before_discovery(&self, table: &TableId, pos: u64) -> bool {
+        self.discovered_at
+            .get(&key_of(table))
+            .or(self.replay_until.as_ref())
+            .is_some_and(|(file, end)| (self.file.as_str(), pos) < (file.as_str(), *end))
+    }
+
+    fn rows(&self, rows: &RowsEventData<'_>, ts: u32, pos: u64, here: &str, out: &mut Vec<ChangeEvent>) -> SyncResult<()> {
         let Some((_, _, Some(binding))) = self.bindings.get(&rows.table_id()) else {
             return Ok(());
         };
+        if let Some(why) = &binding.stale {
+            // Logged before Ferry last looked at the table (replaying from the checkpoint after
+            // the table was replaced while the worker was away, or a second DDL after the one
+            // being followed): the rows of an earlier incarnation are overtaken by DDL further
+            // on in the binlog (a DROP or CREATE OR REPLACE removes them; a change of a
+            // column's type stops the task there). Rows logged after that must fit.
+            if self.before_discovery(&binding.schema.source, pos) {
+                tracing::debug!(table = %binding.schema.source, at = here, "{why}: rows of an earlier incarnation of the table, replayed, skipped");
+                return Ok(());
+            }
+            return Err(SyncError::definite(
+                format!("failed to decode rows of `{}` at {here}: {why}", binding.schema.source),
+                "the table changed on the source in a way Ferry did not see; copy it again (remove it from spec.objects, then add it back)",
+            ));
+        }
         let tme = self
             .stream
             .get_tme(rows.table_id())
@@ -939,6 +985,45 @@ fn rotate_file_name(header: &mysql_common::binlog::events::BinlogEventHeader, da
         }
     }
     String::from_utf8_lossy(name).into_owned()
+}
+
+/// Whether a table map column of type `ty` (with its metadata) can be the column `column` as
+/// the table is now.
+fn fits(column: &crate::engine::schema::Column, ty: mysql_common::constants::ColumnType, meta: &[u8]) -> bool {
+    use mysql_common::constants::ColumnType as T;
+
+    use crate::engine::schema::ColumnKind as K;
+    let string = matches!(
+        ty,
+        T::MYSQL_TYPE_STRING
+            | T::MYSQL_TYPE_VARCHAR
+            | T::MYSQL_TYPE_VAR_STRING
+            | T::MYSQL_TYPE_BLOB
+            | T::MYSQL_TYPE_TINY_BLOB
+            | T::MYSQL_TYPE_MEDIUM_BLOB
+            | T::MYSQL_TYPE_LONG_BLOB
+    );
+    match &column.kind {
+        K::Int { bytes, .. } => matches!(
+            (bytes, ty),
+            (1, T::MYSQL_TYPE_TINY) | (2, T::MYSQL_TYPE_SHORT) | (3, T::MYSQL_TYPE_INT24) | (4, T::MYSQL_TYPE_LONG) | (8, T::MYSQL_TYPE_LONGLONG)
+        ),
+        K::Float => ty == T::MYSQL_TYPE_FLOAT,
+        K::Double => ty == T::MYSQL_TYPE_DOUBLE,
+        K::Decimal { precision, scale } => {
+            ty == T::MYSQL_TYPE_NEWDECIMAL && meta.first().map(|&p| u32::from(p)) == Some(*precision) && meta.get(1).map(|&s| u32::from(s)) == Some(*scale)
+        }
+        K::Text { .. } | K::Binary | K::FixedBinary(_) => string,
+        K::Json => string || ty == T::MYSQL_TYPE_JSON,
+        K::Bit { .. } => ty == T::MYSQL_TYPE_BIT,
+        K::Date => matches!(ty, T::MYSQL_TYPE_DATE | T::MYSQL_TYPE_NEWDATE),
+        K::DateTime => matches!(ty, T::MYSQL_TYPE_DATETIME | T::MYSQL_TYPE_DATETIME2),
+        K::Timestamp => matches!(ty, T::MYSQL_TYPE_TIMESTAMP | T::MYSQL_TYPE_TIMESTAMP2),
+        K::Time => matches!(ty, T::MYSQL_TYPE_TIME | T::MYSQL_TYPE_TIME2),
+        K::Year => ty == T::MYSQL_TYPE_YEAR,
+        K::Enum(_) => ty == T::MYSQL_TYPE_ENUM,
+        K::Set(_) => ty == T::MYSQL_TYPE_SET,
+    }
 }
 
 fn malformed(what: &str, at: &str) -> SyncError {

@@ -51,6 +51,15 @@ pub async fn binlog_retention(conn: &mut mysql_async::Conn) -> Option<u64> {
     }
 }
 
+/// The binlog's current end, `(file, offset)`; `None` without a binary log.
+pub async fn binlog_end(conn: &mut mysql_async::Conn) -> Result<Option<(String, u64)>, mysql_async::Error> {
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW BINARY LOG STATUS").await {
+        Ok(row) => row,
+        Err(_) => conn.query_first("SHOW MASTER STATUS").await?,
+    };
+    Ok(row.map(|r| (r.get::<String, _>(0).unwrap_or_default(), r.get::<u64, _>(1).unwrap_or(0))))
+}
+
 /// The source's current binlog end, for a task that starts with incremental sync only.
 pub async fn current_position(endpoint: &Endpoint, flavor: Flavor) -> SyncResult<Position> {
     let mut conn = endpoint.connect().await?;

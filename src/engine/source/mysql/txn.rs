@@ -55,13 +55,13 @@ pub fn control(sql: &str) -> Option<Control> {
     let upper: Vec<String> = words.iter().take(4).map(|w| w.to_ascii_uppercase()).collect();
     let at = |i: usize| upper.get(i).map(String::as_str);
     let name = |from: usize| words.get(from).map(|n| unquote(n)).unwrap_or_default();
-    // The xid as the server prints it (`X'…',X'…',n`), without a trailing ONE PHASE.
+    // The xid, without a trailing ONE PHASE, in canonical form.
     let xid = |from: usize| {
         let rest = words.get(from..).map(|w| w.join(" ")).unwrap_or_default();
         let rest = rest.trim_end_matches(';').trim();
         let upper = rest.to_ascii_uppercase();
         let rest = upper.find(" ONE PHASE").map_or(rest, |i| &rest[..i]);
-        rest.replace(' ', "")
+        canonical_xid(rest)
     };
     Some(match (at(0)?, at(1), at(2)) {
         ("BEGIN", None, _) | ("BEGIN", Some("WORK"), None) => Control::Begin,
@@ -88,6 +88,49 @@ fn unquote(name: &str) -> String {
         .and_then(|n| n.strip_suffix('`'))
         .map_or_else(|| name.to_string(), |n| n.replace("``", "`"))
         .to_lowercase()
+}
+
+/// An xid as the canonical `X'GTRID',X'BQUAL',format` (hex upper-case): servers print hex in
+/// either case (`XA COMMIT X'667a7834',X'',1`, the prepare event's bytes), and a statement may
+/// spell parts as strings (`'x1'`) or leave out the qualifier and format.
+pub fn canonical_xid(text: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                current.push(c);
+            }
+            (Some(_), c) => current.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                current.push(c);
+            }
+            (None, ',') => parts.push(std::mem::take(&mut current)),
+            (None, c) if !c.is_whitespace() => current.push(c),
+            _ => {}
+        }
+    }
+    parts.push(current);
+    let bytes = |part: Option<&String>| -> Vec<u8> {
+        let Some(part) = part else { return Vec::new() };
+        let unquote = |p: &str| p.get(1..p.len().saturating_sub(1)).unwrap_or_default().to_string();
+        if let Some(hex) = part.strip_prefix(['X', 'x']).filter(|r| r.starts_with('\'')) {
+            let hex = unquote(hex);
+            (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
+        } else if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
+        } else if part.starts_with(['\'', '"']) {
+            unquote(part).into_bytes()
+        } else {
+            part.clone().into_bytes()
+        }
+    };
+    let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
+    let format = parts.get(2).and_then(|f| f.parse::<u64>().ok()).unwrap_or(1);
+    format!("X'{}',X'{}',{format}", hex(bytes(parts.first())), hex(bytes(parts.get(1))))
 }
 
 /// The xid of an XA_PREPARE event body (`one_phase u8, formatID u32, gtrid_length u32,
