@@ -33,6 +33,7 @@ regression!(
     maintenance_statements,
     xa_transactions,
     enum_error_value,
+    negative_time_fraction,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh
