@@ -34,6 +34,7 @@ regression!(
     xa_transactions,
     enum_error_value,
     negative_time_fraction,
+    bit_key_delete,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

@@ -94,6 +94,13 @@ pub struct TableProgress {
     /// done): a copy resumed after the source added or dropped a column starts over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copy_columns: Vec<String>,
+    /// Where the snapshot the table's copy started from stands in the binlog, when that is
+    /// after the task's resume position (a table added to the task later, one that came back,
+    /// one copied again): the copy already holds every change of the table logged before it,
+    /// so the binlog reader skips those — rows in the shape the table had then, and DDL the
+    /// copy already reflects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_from: Option<Position>,
 }
 
 /// Progress of one key range of a table.
@@ -147,6 +154,7 @@ mod tests {
                 done: false,
                 columns: Some(vec!["id".into(), "v".into()]),
                 copy_columns: vec!["id".into(), "v".into()],
+                copied_from: None,
             },
         );
         assert_eq!(Checkpoint::from_json(&cp.to_json()).expect("parses"), cp);

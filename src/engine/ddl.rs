@@ -52,9 +52,13 @@ pub struct AddedColumn {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DdlOp {
     /// `CREATE [OR REPLACE] TABLE`; `replace`: an existing table of that name is dropped first.
+    /// `columns`: the columns the statement defines, when it spells them all out (not with
+    /// `LIKE` or `SELECT`) — the table as it was created, where the source may have altered it
+    /// since.
     CreateTable {
         table: TableId,
         replace: bool,
+        columns: Option<Vec<String>>,
     },
     DropTables(Vec<TableId>),
     AddColumns {
@@ -194,7 +198,7 @@ fn create_table(words: &Words, db: &str) -> Option<DdlOp> {
     if !head.iter().all(|w| matches!(w.as_str(), "OR" | "REPLACE")) {
         return None;
     }
-    let (table, _) = words.table_at(words.skip_if_exists(at + 1), db)?;
+    let (table, after_name) = words.table_at(words.skip_if_exists(at + 1), db)?;
     let all: Vec<usize> = (0..words.list.len()).collect();
     if words.find("REFERENCES").is_some() && cascades(&all, words) {
         return Some(DdlOp::Unsupported {
@@ -207,8 +211,65 @@ fn create_table(words: &Words, db: &str) -> Option<DdlOp> {
     Some(DdlOp::CreateTable {
         table,
         replace: head.iter().any(|w| w == "REPLACE"),
+        columns: defined_columns(words, after_name),
     })
 }
+
+/// The column names of a `CREATE TABLE name (…)` whose list starts at word `at`: each element
+/// that is not a key, index or constraint. `None` when the columns come from elsewhere too
+/// (`LIKE`, `SELECT`) or the list is not there.
+fn defined_columns(words: &Words, at: usize) -> Option<Vec<String>> {
+    if words.list.get(at).is_none_or(|w| w.0 != "(" || w.1) {
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    let mut first = true;
+    let mut end = None;
+    for i in at..words.list.len() {
+        let (word, quoted, _) = &words.list[i];
+        match (word.as_str(), *quoted) {
+            ("(", false) => {
+                depth += 1;
+                if depth == 1 {
+                    first = true;
+                }
+                continue;
+            }
+            (")", false) => {
+                depth -= 1;
+                if depth == 0 {
+                    end = Some(i);
+                    break;
+                }
+                continue;
+            }
+            (",", false) if depth == 1 => {
+                first = true;
+                continue;
+            }
+            _ => {}
+        }
+        if depth == 1 && first {
+            first = false;
+            let keyword = !*quoted
+                && matches!(
+                    words.upper(i).as_str(),
+                    "PRIMARY" | "KEY" | "INDEX" | "UNIQUE" | "CONSTRAINT" | "FOREIGN" | "FULLTEXT" | "SPATIAL" | "CHECK" | "PERIOD" | "LIKE"
+                );
+            if !keyword {
+                names.push(word.clone());
+            }
+        }
+    }
+    let end = end?;
+    // Columns of a SELECT (or a LIKE) join those of the list.
+    if (end + 1..words.list.len()).any(|i| matches!(words.upper(i).as_str(), "SELECT" | "LIKE")) || names.is_empty() {
+        return None;
+    }
+    Some(names)
+}
+
 
 /// `OPTIMIZE|ANALYZE|REPAIR|CHECK [NO_WRITE_TO_BINLOG|LOCAL] TABLE t1, t2 …`: no effect on rows.
 fn maintenance(words: &Words, db: &str) -> Vec<DdlOp> {
@@ -547,6 +608,7 @@ fn ops_of(statement: &Statement, db: &str) -> Vec<DdlOp> {
         Statement::CreateTable(create) => vec![DdlOp::CreateTable {
             table: table_id(&create.name, db),
             replace: create.or_replace,
+            columns: None,
         }],
         Statement::Drop {
             object_type: ObjectType::Table,
@@ -703,7 +765,8 @@ mod tests {
             parse("CREATE TABLE t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "d"),
             vec![DdlOp::CreateTable {
                 table: t.clone(),
-                replace: false
+                replace: false,
+                columns: Some(vec!["id".into(), "v".into()])
             }]
         );
         assert_eq!(
@@ -727,10 +790,22 @@ mod tests {
             parse("CREATE OR REPLACE TABLE `t` (id INET6 PRIMARY KEY) PAGE_COMPRESSED=1", "d"),
             vec![DdlOp::CreateTable {
                 table: t.clone(),
-                replace: true
+                replace: true,
+                columns: Some(vec!["id".into()])
             }]
         );
         assert_eq!(parse("CREATE TEMPORARY TABLE t (a INT)", "d"), vec![DdlOp::Unrelated]);
+        let columns = |sql: &str| match &parse(sql, "d")[..] {
+            [DdlOp::CreateTable { columns, .. }] => columns.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            columns("CREATE TABLE t (`a b` INT, c DECIMAL(5,2) DEFAULT (1 + 2), PRIMARY KEY (`a b`), KEY k (c), CONSTRAINT x CHECK (c > 0))"),
+            Some(vec!["a b".to_string(), "c".to_string()])
+        );
+        assert_eq!(columns("CREATE TABLE t (id INT PRIMARY KEY) SELECT 7 AS id, 'x' AS w"), None);
+        assert_eq!(columns("CREATE TABLE t LIKE u"), None);
+
         assert_eq!(parse("DROP VIEW v", "d"), vec![DdlOp::Unrelated]);
         assert!(
             matches!(&parse("ALTER TABLE t ENGINE = Aria, FROBNICATE", "d")[..], [DdlOp::Refresh { .. }, DdlOp::Unsupported { table, .. }] if table == &t)

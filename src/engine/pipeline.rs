@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{
     checkpoint::{Checkpoint, SliceProgress, TableProgress},
-    event::{ChangeEvent, Position, Row, RowChange, Value},
+    event::{ChangeEvent, Position, Row, RowChange, TableId, Value},
     mysql_conn::Endpoint,
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},
@@ -134,7 +134,29 @@ impl<S: Sink> Pipeline<S> {
             tracing::info!(table = %table.source, "the table came back to the task's objects: copying it again");
             checkpoint.left.remove(&table.source.to_string());
         }
-        if !leaving.is_empty() || !returning.is_empty() {
+        // A table the selection covers again but the source no longer has was dropped while it
+        // was out: its destination table goes too (with dropTable).
+        let mut gone = Vec::new();
+        for name in &checkpoint.left {
+            let Some((database, table)) = name.split_once('.') else { continue };
+            if self.task.selection.table(database, table).is_none() || selected.contains(name) {
+                continue;
+            }
+            if self.task.selection.operations(database, table).drop_table {
+                let dropped = TableSchema {
+                    source: TableId::new(database, table),
+                    target: TableId::new(self.task.selection.target_database(database), self.task.selection.target_table(database, table)),
+                    ..Default::default()
+                };
+                tracing::info!(table = %name, "the table was dropped on the source while it was out of the task's objects: dropping it in the destination");
+                self.sink.apply_ddl(&SchemaChange::Drop(Arc::new(dropped))).await?;
+            }
+            gone.push(name.clone());
+        }
+        for name in &gone {
+            checkpoint.left.remove(name);
+        }
+        if !leaving.is_empty() || !returning.is_empty() || !gone.is_empty() {
             self.sink.apply(&[], &checkpoint).await?;
         }
         tracing::info!(task = %self.task.key, position = ?checkpoint.position.as_ref().map(ToString::to_string), full_done = checkpoint.full_done, "claimed the task");
@@ -278,6 +300,8 @@ impl<S: Sink> Pipeline<S> {
                 TableProgress {
                     slices,
                     copy_columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+                    // Every snapshot of this run starts at or after the first.
+                    copied_from: (checkpoint.position.as_ref() != Some(&first.position)).then(|| first.position.clone()),
                     ..Default::default()
                 },
             );
@@ -432,6 +456,11 @@ impl<S: Sink> Pipeline<S> {
             .ok_or_else(|| SyncError::definite("no start position", "report this as a bug"))?;
         self.show_position(Some(&from));
         tracing::info!(from = %from, "following the binlog");
+        let copied_from = checkpoint
+            .tables
+            .iter()
+            .filter_map(|(name, p)| Some((name.clone(), p.copied_from.clone()?)))
+            .collect();
         let mut reader = BinlogReader::open(
             &self.source,
             flavor,
@@ -440,6 +469,7 @@ impl<S: Sink> Pipeline<S> {
             tables,
             &self.task.selection,
             &checkpoint.pending_xa,
+            copied_from,
         )
         .await?;
         // The reader runs ahead of the applier through a bounded channel: reading and writing

@@ -26,7 +26,8 @@ use super::{Existing, Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
     event::{ChangeEvent, Row, Value},
-    mysql_conn::{Endpoint, classify, push_sql_literal, quote_ident, quote_table, sql_literal},
+    key,
+    mysql_conn::{Endpoint, classify, push_sql_literal, quote_ident, quote_table},
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},
 };
@@ -360,11 +361,15 @@ fn upsert(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
     pack(&head, tuples, ", ", &tail, out);
 }
 
+/// Deletes by key, each key value written as a literal the server compares with the column
+/// the way it orders it (`key::literal`): a BIT key as a number (`bit = X'F9'` matches nothing),
+/// a DECIMAL unquoted (a string would compare as a DOUBLE), an ENUM by its index.
 fn delete(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].target)).collect();
     if keys.len() == 1 {
         let head = format!("DELETE FROM {} WHERE {} IN (", quote_table(&table.target), keys[0]);
-        let values = rows.iter().map(|r| sql_literal(&r[table.key[0]]));
+        let column = &table.columns[table.key[0]];
+        let values = rows.iter().map(|r| key::literal(column, &r[table.key[0]]));
         pack(&head, values, ",", ")", out);
     } else {
         let head = format!("DELETE FROM {} WHERE ", quote_table(&table.target));
@@ -372,7 +377,7 @@ fn delete(table: &TableSchema, rows: &[&Row], out: &mut Vec<Statement>) {
             let parts: Vec<String> = keys
                 .iter()
                 .zip(&table.key)
-                .map(|(k, &i)| format!("{k} = {}", sql_literal(&r[i])))
+                .map(|(k, &i)| format!("{k} = {}", key::literal(&table.columns[i], &r[i])))
                 .collect();
             format!("({})", parts.join(" AND "))
         });
@@ -389,6 +394,7 @@ mod tests {
     use super::*;
     use crate::engine::{
         event::{RowChange, TableId, Value},
+        mysql_conn::sql_literal,
         schema::{Column, ColumnKind},
     };
 

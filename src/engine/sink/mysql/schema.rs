@@ -7,7 +7,7 @@ use mysql_async::{Conn, TxOpts, prelude::Queryable};
 
 use crate::engine::{
     checkpoint::Checkpoint,
-    mysql_conn::{classify, quote_ident, quote_table},
+    mysql_conn::{classify, quote_ident, quote_table, sql_literal},
     retry::{SyncError, SyncResult},
     schema::{ColumnKind, SchemaChange, TableSchema},
     sink::Existing,
@@ -61,7 +61,7 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], existi
 /// other UNIQUE keys are left out on purpose: every write carries every column, and a UNIQUE
 /// key could be transiently violated while the binlog replays over a snapshot.
 pub fn create_table_sql(table: &TableSchema) -> String {
-    let mut parts: Vec<String> = table.columns.iter().map(column_def).collect();
+    let mut parts: Vec<String> = table.columns.iter().map(|c| column_def(c, None)).collect();
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].target)).collect();
     parts.push(format!("PRIMARY KEY ({})", keys.join(", ")));
     format!(
@@ -71,8 +71,14 @@ pub fn create_table_sql(table: &TableSchema) -> String {
     )
 }
 
-/// A column's definition: destination name, source type, character set and nullability.
-fn column_def(c: &crate::engine::schema::Column) -> String {
+/// A column's definition: destination name, source type, character set, nullability, and a
+/// DEFAULT: `default` (the source's, for a column added by DDL), or for a NOT NULL column the
+/// type's zero value. Ferry writes every column of every row, with one exception — a row
+/// replayed from the binlog after the source dropped one of its columns, while the destination
+/// still has it (the DROP comes later in the replay): its value no longer matters, and the
+/// zero default lets the write go through instead of failing on a column that will go. (TEXT,
+/// BLOB and JSON get none: MySQL 5.7 allows none.)
+fn column_def(c: &crate::engine::schema::Column, default: Option<&str>) -> String {
     let mut def = format!("{} {}", quote_ident(&c.target), c.column_type);
     if let (ColumnKind::Text { charset }, Some(collation)) = (&c.kind, &c.collation) {
         def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
@@ -81,7 +87,31 @@ fn column_def(c: &crate::engine::schema::Column) -> String {
         def.push_str(&format!(" CHARACTER SET {charset} COLLATE {collation}"));
     }
     def.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
+    match default {
+        Some(default) => def.push_str(&format!(" DEFAULT {default}")),
+        None if !c.nullable => {
+            if let Some(zero) = zero_default(c) {
+                def.push_str(&format!(" DEFAULT {zero}"));
+            }
+        }
+        None => {}
+    }
     def
+}
+
+/// The zero value of a column's type as a DEFAULT, where every MySQL-family server takes one.
+fn zero_default(c: &crate::engine::schema::Column) -> Option<String> {
+    let lob = ["text", "blob", "json", "geometry"].iter().any(|t| c.column_type.to_ascii_lowercase().contains(t));
+    Some(match &c.kind {
+        _ if lob => return None,
+        ColumnKind::Int { .. } | ColumnKind::Float | ColumnKind::Double | ColumnKind::Decimal { .. } | ColumnKind::Year | ColumnKind::Bit { .. } => "0".into(),
+        ColumnKind::Text { .. } | ColumnKind::Binary | ColumnKind::FixedBinary(_) | ColumnKind::Set(_) => "''".into(),
+        ColumnKind::Enum(labels) => sql_literal(&crate::engine::event::Value::Text(labels.first().cloned().unwrap_or_default())),
+        ColumnKind::Date => "'0000-00-00'".into(),
+        ColumnKind::DateTime | ColumnKind::Timestamp => "'0000-00-00 00:00:00'".into(),
+        ColumnKind::Time => "'00:00:00'".into(),
+        ColumnKind::Json => return None,
+    })
 }
 
 /// Destination column names of `target`.
@@ -118,10 +148,11 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, conflicting: Exis
                 if existing.contains(&column.target) {
                     continue;
                 }
-                let mut sql = format!("ALTER TABLE {} ADD COLUMN {}", quote_table(&table.target), column_def(column));
-                if let Some(default) = default {
-                    sql.push_str(&format!(" DEFAULT {default}"));
-                }
+                let mut sql = format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    quote_table(&table.target),
+                    column_def(column, default.as_deref())
+                );
                 match i {
                     0 => sql.push_str(" FIRST"),
                     _ => sql.push_str(&format!(" AFTER {}", quote_ident(&table.columns[i - 1].target))),

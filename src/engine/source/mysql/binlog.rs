@@ -102,6 +102,9 @@ pub struct BinlogReader {
     replay_until: Option<(String, u64)>,
     /// The binlog's end when a table was last discovered again (after a DDL).
     discovered_at: HashMap<(String, String), (String, u64)>,
+    /// Tables (`db.table`) copied from a snapshot later than the resume position, and where
+    /// that snapshot stands: their events before it are in the copy, and skipped.
+    copied_from: HashMap<String, Position>,
 }
 
 enum PendingGtid {
@@ -144,6 +147,7 @@ impl BinlogReader {
         tables: &[Arc<TableSchema>],
         selection: &Selection,
         prepared: &std::collections::BTreeMap<String, Position>,
+        copied_from: HashMap<String, Position>,
     ) -> SyncResult<BinlogReader> {
         let mut restored = Vec::new();
         for (xid, start) in prepared {
@@ -155,6 +159,7 @@ impl BinlogReader {
         for (xid, rows) in restored {
             reader.txn.restore_prepared(&xid, rows);
         }
+        reader.copied_from = copied_from;
         Ok(reader)
     }
 
@@ -272,6 +277,7 @@ impl BinlogReader {
             flavor,
             replay_until,
             discovered_at: HashMap::new(),
+            copied_from: HashMap::new(),
         })
     }
 
@@ -597,6 +603,23 @@ impl BinlogReader {
             position: position.clone(),
         };
         for op in ddl::parse(sql, default_db) {
+            // A table copied from a snapshot later than this statement already has its effect.
+            let op = match op {
+                DdlOp::DropTables(tables) => DdlOp::DropTables(tables.into_iter().filter(|t| !self.in_copy(t, position.pos)).collect()),
+                DdlOp::Truncate(tables) => DdlOp::Truncate(tables.into_iter().filter(|t| !self.in_copy(t, position.pos)).collect()),
+                DdlOp::CreateTable { ref table, .. }
+                | DdlOp::AddColumns { ref table, .. }
+                | DdlOp::DropColumns { ref table, .. }
+                | DdlOp::Unsupported { ref table, .. }
+                | DdlOp::NoEffect { ref table, .. }
+                | DdlOp::Refresh { ref table, .. }
+                    if self.in_copy(table, position.pos) =>
+                {
+                    skip(&mut out, format!("the copy of `{table}` was taken after this statement"));
+                    continue;
+                }
+                op => op,
+            };
             match op {
                 DdlOp::Unrelated => {}
                 DdlOp::NoEffect { table, what } => {
@@ -615,7 +638,7 @@ impl BinlogReader {
                     }
                     skip(&mut out, format!("{what} does not change rows"));
                 }
-                DdlOp::CreateTable { table, replace } => {
+                DdlOp::CreateTable { table, replace, columns } => {
                     if self.selection.table(&table.database, &table.table).is_none() {
                         continue;
                     }
@@ -632,6 +655,13 @@ impl BinlogReader {
                     }
                     match self.rediscover(&table, here).await? {
                         Some(schema) => {
+                            // The table as the statement made it: the source may have added
+                            // columns since (they follow when the binlog gets to their ALTER),
+                            // and rows logged until then lack them.
+                            let schema = match &columns {
+                                Some(defined) => schema.with_columns(|c| defined.contains(&c.name)).unwrap_or(schema),
+                                None => schema,
+                            };
                             let schema = Arc::new(schema);
                             self.tables.insert(key_of(&table), schema.clone());
                             out.push(changed(SchemaChange::Create(schema)));
@@ -877,6 +907,24 @@ impl BinlogReader {
         Ok(Some(Binding { schema, columns, stale }))
     }
 
+    /// Whether the transaction being read (its event ending at `pos`) was logged before the
+    /// snapshot that `table`'s copy started from, so the copy holds its changes of the table.
+    fn in_copy(&self, table: &TableId, pos: u64) -> bool {
+        let Some(from) = self.copied_from.get(&table.to_string()) else {
+            return false;
+        };
+        // By GTID where both have one (it holds across a switchover); by file and offset else.
+        match (&self.pending_gtid, &from.gtid) {
+            (Some(PendingGtid::MariaDb { domain, seq, .. }), Some(GtidState::MariaDb(state))) => {
+                state.get(domain).is_some_and(|(_, upto)| seq <= upto)
+            }
+            (Some(PendingGtid::Mysql { uuid, gno }), Some(GtidState::Mysql(sets))) => sets
+                .get(uuid)
+                .is_some_and(|intervals| intervals.iter().any(|(a, b)| (*a..=*b).contains(gno))),
+            _ => (self.file.as_str(), pos) <= (from.file.as_str(), from.pos),
+        }
+    }
+
     /// Whether the event of `table` ending at `pos` was logged before Ferry last looked at the
     /// table (when this reader started, or at its last DDL): the table may have changed since.
     fn before_discovery(&self, table: &TableId, pos: u64) -> bool {
@@ -890,6 +938,9 @@ impl BinlogReader {
         let Some((_, _, Some(binding))) = self.bindings.get(&rows.table_id()) else {
             return Ok(());
         };
+        if self.in_copy(&binding.schema.source, pos) {
+            return Ok(());
+        }
         if let Some(why) = &binding.stale {
             // Logged before Ferry last looked at the table (replaying from the checkpoint after
             // the table was replaced while the worker was away, or a second DDL after the one
