@@ -255,7 +255,17 @@ fn defined_columns(words: &Words, at: usize) -> Option<Vec<String>> {
             let keyword = !*quoted
                 && matches!(
                     words.upper(i).as_str(),
-                    "PRIMARY" | "KEY" | "INDEX" | "UNIQUE" | "CONSTRAINT" | "FOREIGN" | "FULLTEXT" | "SPATIAL" | "CHECK" | "PERIOD" | "LIKE"
+                    "PRIMARY"
+                        | "KEY"
+                        | "INDEX"
+                        | "UNIQUE"
+                        | "CONSTRAINT"
+                        | "FOREIGN"
+                        | "FULLTEXT"
+                        | "SPATIAL"
+                        | "CHECK"
+                        | "PERIOD"
+                        | "LIKE"
                 );
             if !keyword {
                 names.push(word.clone());
@@ -269,7 +279,6 @@ fn defined_columns(words: &Words, at: usize) -> Option<Vec<String>> {
     }
     Some(names)
 }
-
 
 /// `OPTIMIZE|ANALYZE|REPAIR|CHECK [NO_WRITE_TO_BINLOG|LOCAL] TABLE t1, t2 …`: no effect on rows.
 fn maintenance(words: &Words, db: &str) -> Vec<DdlOp> {
@@ -800,7 +809,9 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            columns("CREATE TABLE t (`a b` INT, c DECIMAL(5,2) DEFAULT (1 + 2), PRIMARY KEY (`a b`), KEY k (c), CONSTRAINT x CHECK (c > 0))"),
+            columns(
+                "CREATE TABLE t (`a b` INT, c DECIMAL(5,2) DEFAULT (1 + 2), PRIMARY KEY (`a b`), KEY k (c), CONSTRAINT x CHECK (c > 0))"
+            ),
             Some(vec!["a b".to_string(), "c".to_string()])
         );
         assert_eq!(columns("CREATE TABLE t (id INT PRIMARY KEY) SELECT 7 AS id, 'x' AS w"), None);

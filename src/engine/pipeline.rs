@@ -145,7 +145,10 @@ impl<S: Sink> Pipeline<S> {
             if self.task.selection.operations(database, table).drop_table {
                 let dropped = TableSchema {
                     source: TableId::new(database, table),
-                    target: TableId::new(self.task.selection.target_database(database), self.task.selection.target_table(database, table)),
+                    target: TableId::new(
+                        self.task.selection.target_database(database),
+                        self.task.selection.target_table(database, table),
+                    ),
                     ..Default::default()
                 };
                 tracing::info!(table = %name, "the table was dropped on the source while it was out of the task's objects: dropping it in the destination");

@@ -393,11 +393,16 @@ pub async fn run_file(path: &str) {
     let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
     let dir = tempfile::tempdir().expect("tempdir");
     // A task name (a DNS label): the file's name, which may be a bare number (a fuzzer seed).
-    let name = format!("s-{}", full.file_stem().and_then(|s| s.to_str()).unwrap_or("script").replace('_', "-"));
+    let name = format!(
+        "s-{}",
+        full.file_stem().and_then(|s| s.to_str()).unwrap_or("script").replace('_', "-")
+    );
     match run(&src, &dst, dir.path(), &name, &script).await {
         // A regression script states what the source does: a statement it refuses is a
         // mistake in the script, which would test less than it says.
-        Ok(outcome) if outcome.refused > 0 && !script.lenient => panic!("{path}: the source refused statements:\n{}", outcome.refusals.join("\n")),
+        Ok(outcome) if outcome.refused > 0 && !script.lenient => {
+            panic!("{path}: the source refused statements:\n{}", outcome.refusals.join("\n"))
+        }
         Ok(outcome) => eprintln!("{path}: {} statements, {} rows compared", outcome.statements, outcome.rows_compared),
         Err(failure) => panic!("{path} failed:\n{failure}"),
     }

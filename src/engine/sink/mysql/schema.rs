@@ -51,7 +51,6 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], existi
         }
         // The task's own table is Ferry's creation: where it differs, it lags behind DDL the
         // binlog has yet to replay (the replay brings it level).
-
     }
     Ok(())
 }
@@ -101,10 +100,17 @@ fn column_def(c: &crate::engine::schema::Column, default: Option<&str>) -> Strin
 
 /// The zero value of a column's type as a DEFAULT, where every MySQL-family server takes one.
 fn zero_default(c: &crate::engine::schema::Column) -> Option<String> {
-    let lob = ["text", "blob", "json", "geometry"].iter().any(|t| c.column_type.to_ascii_lowercase().contains(t));
+    let lob = ["text", "blob", "json", "geometry"]
+        .iter()
+        .any(|t| c.column_type.to_ascii_lowercase().contains(t));
     Some(match &c.kind {
         _ if lob => return None,
-        ColumnKind::Int { .. } | ColumnKind::Float | ColumnKind::Double | ColumnKind::Decimal { .. } | ColumnKind::Year | ColumnKind::Bit { .. } => "0".into(),
+        ColumnKind::Int { .. }
+        | ColumnKind::Float
+        | ColumnKind::Double
+        | ColumnKind::Decimal { .. }
+        | ColumnKind::Year
+        | ColumnKind::Bit { .. } => "0".into(),
         ColumnKind::Text { .. } | ColumnKind::Binary | ColumnKind::FixedBinary(_) | ColumnKind::Set(_) => "''".into(),
         ColumnKind::Enum(labels) => sql_literal(&crate::engine::event::Value::Text(labels.first().cloned().unwrap_or_default())),
         ColumnKind::Date => "'0000-00-00'".into(),

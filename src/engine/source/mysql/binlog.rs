@@ -827,7 +827,9 @@ impl BinlogReader {
             Ok(found) => {
                 // The table as it is *now*, which may be further on than this statement: rows
                 // logged before now that do not fit it belong to an earlier shape.
-                let end = super::binlog_end(conn).await.map_err(|e| classify(&e).context(format!("follow DDL at {here}")))?;
+                let end = super::binlog_end(conn)
+                    .await
+                    .map_err(|e| classify(&e).context(format!("follow DDL at {here}")))?;
                 if let Some(end) = end {
                     self.discovered_at.insert(key_of(table), end);
                 }
@@ -893,7 +895,10 @@ impl BinlogReader {
             )
         };
         if let Some(&k) = schema.key.iter().find(|k| !columns.contains(&Some(**k))) {
-            let stale = Some(format!("the binlog's table map of `{}` lacks key column `{}`", schema.source, schema.columns[k].name));
+            let stale = Some(format!(
+                "the binlog's table map of `{}` lacks key column `{}`",
+                schema.source, schema.columns[k].name
+            ));
             return Ok(Some(Binding { schema, columns, stale }));
         }
         // A column of the same name with another type: the row was logged by an earlier
@@ -1057,12 +1062,18 @@ fn fits(column: &crate::engine::schema::Column, ty: mysql_common::constants::Col
     match &column.kind {
         K::Int { bytes, .. } => matches!(
             (bytes, ty),
-            (1, T::MYSQL_TYPE_TINY) | (2, T::MYSQL_TYPE_SHORT) | (3, T::MYSQL_TYPE_INT24) | (4, T::MYSQL_TYPE_LONG) | (8, T::MYSQL_TYPE_LONGLONG)
+            (1, T::MYSQL_TYPE_TINY)
+                | (2, T::MYSQL_TYPE_SHORT)
+                | (3, T::MYSQL_TYPE_INT24)
+                | (4, T::MYSQL_TYPE_LONG)
+                | (8, T::MYSQL_TYPE_LONGLONG)
         ),
         K::Float => ty == T::MYSQL_TYPE_FLOAT,
         K::Double => ty == T::MYSQL_TYPE_DOUBLE,
         K::Decimal { precision, scale } => {
-            ty == T::MYSQL_TYPE_NEWDECIMAL && meta.first().map(|&p| u32::from(p)) == Some(*precision) && meta.get(1).map(|&s| u32::from(s)) == Some(*scale)
+            ty == T::MYSQL_TYPE_NEWDECIMAL
+                && meta.first().map(|&p| u32::from(p)) == Some(*precision)
+                && meta.get(1).map(|&s| u32::from(s)) == Some(*scale)
         }
         K::Text { .. } | K::Binary | K::FixedBinary(_) => string,
         K::Json => string || ty == T::MYSQL_TYPE_JSON,

@@ -119,9 +119,13 @@ pub fn canonical_xid(text: &str) -> String {
         let unquote = |p: &str| p.get(1..p.len().saturating_sub(1)).unwrap_or_default().to_string();
         if let Some(hex) = part.strip_prefix(['X', 'x']).filter(|r| r.starts_with('\'')) {
             let hex = unquote(hex);
-            (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
+            (0..hex.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                .collect()
         } else if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
-            (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
+            (0..hex.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                .collect()
         } else if part.starts_with(['\'', '"']) {
             unquote(part).into_bytes()
         } else {
