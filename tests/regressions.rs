@@ -35,6 +35,7 @@ regression!(
     enum_error_value,
     negative_time_fraction,
     bit_key_delete,
+    add_column_after_replayed,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

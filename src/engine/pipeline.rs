@@ -472,9 +472,9 @@ impl<S: Sink> Pipeline<S> {
             tables,
             &self.task.selection,
             &checkpoint.pending_xa,
-            copied_from,
         )
-        .await?;
+        .await?
+        .skip_copied(copied_from);
         // The reader runs ahead of the applier through a bounded channel: reading and writing
         // overlap, and a slow destination slows the reader instead of filling memory.
         let (tx, mut rx) = mpsc::channel::<SyncResult<Vec<SourceEvent>>>(1024);

@@ -146,7 +146,7 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, conflicting: Exis
         // The pipeline copies the table again; nothing to change in its shape.
         SchemaChange::KeepColumns(_) | SchemaChange::Recopy(_) => Ok(()),
         SchemaChange::AddColumns { table, added } => {
-            let existing = destination_columns(conn, &table.target).await?;
+            let mut existing = destination_columns(conn, &table.target).await?;
             let mut added = added.clone();
             added.sort_by_key(|(i, _)| *i);
             for (i, default) in added {
@@ -159,11 +159,15 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, conflicting: Exis
                     quote_table(&table.target),
                     column_def(column, default.as_deref())
                 );
-                match i {
-                    0 => sql.push_str(" FIRST"),
-                    _ => sql.push_str(&format!(" AFTER {}", quote_ident(&table.columns[i - 1].target))),
+                // After the nearest earlier column the destination has: the source's
+                // neighbour may be one the destination does not (yet) hold — a later
+                // statement of a replay added it, or the selection leaves it out.
+                match table.columns[..i].iter().rev().find(|c| existing.contains(&c.target)) {
+                    Some(previous) => sql.push_str(&format!(" AFTER {}", quote_ident(&previous.target))),
+                    None => sql.push_str(" FIRST"),
                 }
                 run(conn, sql).await?;
+                existing.push(column.target.clone());
             }
             Ok(())
         }

@@ -147,7 +147,6 @@ impl BinlogReader {
         tables: &[Arc<TableSchema>],
         selection: &Selection,
         prepared: &std::collections::BTreeMap<String, Position>,
-        copied_from: HashMap<String, Position>,
     ) -> SyncResult<BinlogReader> {
         let mut restored = Vec::new();
         for (xid, start) in prepared {
@@ -159,8 +158,14 @@ impl BinlogReader {
         for (xid, rows) in restored {
             reader.txn.restore_prepared(&xid, rows);
         }
-        reader.copied_from = copied_from;
         Ok(reader)
+    }
+
+    /// Tables copied from a snapshot later than where reading starts (table → the snapshot's
+    /// position): their events before it are in the copy already and are skipped.
+    pub fn skip_copied(mut self, copied_from: HashMap<String, Position>) -> Self {
+        self.copied_from = copied_from;
+        self
     }
 
     /// Reads the event group of prepared XA transaction `xid` at `start` again: its rows.
