@@ -482,8 +482,15 @@ fn key_literal(column: &StoredColumn) -> String {
         // comment, for the report.
         "enum" | "set" => format!("CONCAT({c} + 0, ' /* ', REPLACE(CONVERT({c} USING utf8mb4), '*/', '* /'), ' */')"),
         "bit" => format!("CONCAT({c} + 0)"),
-        "float" => format!("CONCAT(CAST({c} AS DOUBLE), 'e0')"),
-        "double" | "real" => format!("CONCAT({c}, 'e0')"),
+        // A DOUBLE literal (an exponent makes it one): large and small values print with one
+        // already (`1e300`), the others get `e0`.
+        "float" | "double" | "real" => {
+            let text = match column.data_type.as_str() {
+                "float" => format!("CAST(CAST({c} AS DOUBLE) AS CHAR)"),
+                _ => format!("CAST({c} AS CHAR)"),
+            };
+            format!("IF(LOCATE('e', {text}) > 0, {text}, CONCAT({text}, 'e0'))")
+        }
         "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year" | "decimal" | "numeric" => {
             format!("CAST({c} AS CHAR)")
         }

@@ -72,3 +72,44 @@ async fn verify_reports_rows_the_enum_chunking_skipped_and_a_stale_column() {
         "{text}"
     );
 }
+
+/// Fuzzer finding: ranges cut at a DOUBLE or FLOAT key printed with an exponent (`1e300`) were
+/// sent as `1e300e0` and the checksum query failed. Every range boundary here is such a value.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_cuts_ranges_at_float_keys_of_every_magnitude() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec(
+        "CREATE DATABASE app; USE app; \
+         CREATE TABLE app.d (k DOUBLE NOT NULL PRIMARY KEY, v INT); \
+         CREATE TABLE app.f (k FLOAT NOT NULL PRIMARY KEY, v INT); \
+         INSERT INTO app.d VALUES (-1.7976931348623157e308, 1), (-1e-300, 2), (0, 3), (1.5, 4), (2.5e-7, 5), (1e21, 6), (1e300, 7), (1.7976931348623157e308, 8); \
+         INSERT INTO app.f SELECT k, v FROM app.d WHERE ABS(k) < 3e38 AND (k = 0 OR ABS(k) > 1e-30)",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = task_file(
+        dir.path(),
+        "floatkey",
+        &src,
+        &dst,
+        "[{database: app}]",
+        "  syncTypes: {full: true, incremental: false}\n",
+    );
+    let mut ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
+    let _log = ferry.keep_log_on_panic();
+    assert!(ferry.wait(Duration::from_secs(300)).expect("the copy ends").success());
+
+    let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
+    assert_eq!(code, Some(0), "a correct copy is equal: {out}");
+
+    dst.exec("DELETE FROM app.d WHERE k = 1e300; UPDATE app.f SET v = 0 WHERE k > 1e20").await;
+    let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
+    assert_eq!(code, Some(1), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let tables = report["tables"].as_array().expect("tables");
+    let of = |name: &str| tables.iter().find(|t| t["table"].as_str().is_some_and(|t| t.ends_with(name))).expect(name);
+    assert_eq!(of(".d")["differing"], 1, "{out}");
+    assert_eq!(of(".d")["differences"][0]["kind"], "missing", "{out}");
+    assert_eq!(of(".f")["differing"], 1, "{out}");
+    assert_eq!(of(".f")["differences"][0]["kind"], "different", "{out}");
+}

@@ -44,8 +44,36 @@ struct Catalog {
     indexes: BTreeMap<(String, String), Indexes>,
 }
 
+type TableRow = (String, String, Option<u64>, String);
+type CatalogRows = (Vec<TableRow>, Vec<ColumnRow>, Vec<IndexRow>);
+
 /// Reads tables, columns and indexes of `databases` (of one table when `only` is given).
+///
+/// `information_schema` is read by three queries and is not transactional: a DDL statement
+/// between them (say `CREATE OR REPLACE TABLE` while the worker starts) would pair the columns
+/// of one table with the keys of another. The rows are read until two reads in a row agree
+/// (row estimates aside), so a definition is always one the table had.
 async fn catalog(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> SyncResult<Catalog> {
+    let mut last = catalog_rows(conn, databases, only).await?;
+    for _ in 0..10 {
+        let again = catalog_rows(conn, databases, only).await?;
+        let shape = |rows: &CatalogRows| {
+            let tables: Vec<_> = rows.0.iter().map(|(d, t, _, tx)| (d.clone(), t.clone(), tx.clone())).collect();
+            (tables, rows.1.clone(), rows.2.clone())
+        };
+        if shape(&again) == shape(&last) {
+            return Ok(build_catalog(again));
+        }
+        last = again;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(SyncError::new(
+        crate::engine::retry::ErrorClass::Other,
+        "the source tables' definitions kept changing while Ferry read them (DDL running)",
+    ))
+}
+
+async fn catalog_rows(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> SyncResult<CatalogRows> {
     let placeholders = vec!["?"; databases.len()].join(",");
     let mut params: Vec<mysql_async::Value> = databases.iter().map(|d| mysql_async::Value::from(*d)).collect();
     let table_filter = match only {
@@ -55,7 +83,7 @@ async fn catalog(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> Syn
         }
         None => "",
     };
-    let tables: Vec<(String, String, Option<u64>, String)> = conn
+    let tables: Vec<TableRow> = conn
         .exec(
             format!(
                 "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS, IFNULL(e.TRANSACTIONS, 'YES') FROM information_schema.TABLES t \
@@ -89,7 +117,10 @@ async fn catalog(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> Syn
         )
         .await
         .map_err(|e| classify(&e).context("read the source indexes"))?;
+    Ok((tables, columns, indexes))
+}
 
+fn build_catalog((tables, columns, indexes): CatalogRows) -> Catalog {
     let mut columns_of: BTreeMap<(String, String), Vec<Column>> = BTreeMap::new();
     for (db, table, name, ordinal, data_type, column_type, nullable, charset, collation, precision, scale) in columns {
         // An unsupported type only matters if the column is selected; build_schema refuses it then.
@@ -116,11 +147,11 @@ async fn catalog(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> Syn
             .or_insert((non_unique == 0, Vec::new()));
         entry.1.push((column, sub_part.is_none()));
     }
-    Ok(Catalog {
+    Catalog {
         tables,
         columns: columns_of,
         indexes: indexes_of,
-    })
+    }
 }
 
 /// Discovers every table the selection names. Fails with a definite error naming the table
