@@ -36,6 +36,7 @@ regression!(
     negative_time_fraction,
     bit_key_delete,
     add_column_after_replayed,
+    xa_prepared_before_copy,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

@@ -319,8 +319,11 @@ impl BinlogReader {
                 // A group the server does not mark as safely rollbackable changed a
                 // non-transactional table: it may end in ROLLBACK [TO SAVEPOINT], so hold it.
                 // An XA transaction's rows wait for its XA COMMIT.
-                let hold = flags & (FL_TRANSACTIONAL | FL_STANDALONE) == 0 || flags & FL_PREPARED_XA != 0;
+                let hold = flags & (FL_TRANSACTIONAL | FL_STANDALONE) == 0;
                 self.txn.begin(hold, start);
+                if flags & FL_PREPARED_XA != 0 {
+                    self.txn.mark_xa();
+                }
                 return Ok(Some(out));
             }
             MARIADB_GTID_LIST => {
@@ -425,7 +428,7 @@ impl BinlogReader {
                     Some(Control::Savepoint(name)) => self.txn.savepoint(&name, self.flavor == Flavor::Mysql),
                     Some(Control::RollbackTo(name)) => self.txn.rollback_to(&name).map_err(|why| refused(why, remedy))?,
                     Some(Control::Release(name)) => self.txn.release(&name),
-                    Some(Control::XaStart(xid)) => self.txn.xa_start(&xid, start),
+                    Some(Control::XaStart(_)) => self.txn.xa_start(start),
                     Some(Control::XaEnd) => {}
                     Some(Control::XaCommit(xid)) => {
                         let mut rows = Vec::new();
@@ -436,6 +439,9 @@ impl BinlogReader {
                                  then re-run the full sync of the tables concerned",
                             )
                         })?;
+                        // The rows take effect here: a copy from a snapshot after this point
+                        // holds them.
+                        self.drop_copied(&mut rows, end_pos);
                         out.extend(rows.into_iter().map(SourceEvent::Row));
                         out.push(SourceEvent::XaResolved { xid });
                         out.push(self.commit(end_pos, header.timestamp()));
@@ -485,6 +491,7 @@ impl BinlogReader {
                 let (one_phase, xid) = xa_prepare_body(&body).ok_or_else(|| malformed("XA prepare event", &here()))?;
                 let mut rows = Vec::new();
                 let prepared = self.txn.xa_prepare(&xid, one_phase, &mut rows);
+                self.drop_copied(&mut rows, end_pos);
                 out.extend(rows.into_iter().map(SourceEvent::Row));
                 if let Some(start) = prepared {
                     out.push(SourceEvent::XaPrepared { xid, start });
@@ -935,6 +942,12 @@ impl BinlogReader {
         }
     }
 
+    /// Drops the rows of tables whose copy holds them: rows of an XA transaction committed at
+    /// `pos` (its event), before the snapshot the table was copied from.
+    fn drop_copied(&self, rows: &mut Vec<ChangeEvent>, pos: u64) {
+        rows.retain(|row| !self.in_copy(&row.table.source, pos));
+    }
+
     /// Whether the event of `table` ending at `pos` was logged before Ferry last looked at the
     /// table (when this reader started, or at its last DDL): the table may have changed since.
     fn before_discovery(&self, table: &TableId, pos: u64) -> bool {
@@ -948,7 +961,9 @@ impl BinlogReader {
         let Some((_, _, Some(binding))) = self.bindings.get(&rows.table_id()) else {
             return Ok(());
         };
-        if self.in_copy(&binding.schema.source, pos) {
+        // An XA transaction's rows take effect at its XA COMMIT, later: a snapshot between
+        // the two does not hold them. They are checked there ([`Self::drop_copied`]).
+        if !self.txn.in_xa() && self.in_copy(&binding.schema.source, pos) {
             return Ok(());
         }
         if let Some(why) = &binding.stale {

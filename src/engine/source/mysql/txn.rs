@@ -162,8 +162,9 @@ struct Open {
     savepoints: Vec<(String, usize)>,
     /// Rows passed on while not holding.
     passed: usize,
-    /// The xid of an XA transaction.
-    xa: Option<String>,
+    /// An XA transaction's `XA START … XA PREPARE` group: its rows become visible at its
+    /// `XA COMMIT`, later in the binlog.
+    xa: bool,
     /// Position of the transaction's first event (where an XA group is read again).
     start: Position,
 }
@@ -188,6 +189,21 @@ impl Transactions {
     /// Whether a transaction is being read.
     pub fn is_open(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// Whether the transaction being read is an XA transaction's prepared part (its rows take
+    /// effect at its `XA COMMIT`, not here).
+    pub fn in_xa(&self) -> bool {
+        self.open.as_ref().is_some_and(|open| open.xa)
+    }
+
+    /// The transaction being read is an XA transaction's prepared part (MariaDB marks its
+    /// GTID event; MySQL logs `XA START`).
+    pub fn mark_xa(&mut self) {
+        if let Some(open) = &mut self.open {
+            open.hold = true;
+            open.xa = true;
+        }
     }
 
     /// A transaction starts at `start`; `hold`: its rows may still be rolled back.
@@ -286,14 +302,11 @@ impl Transactions {
     }
 
     /// `XA START xid`: the rows are held until its XA COMMIT.
-    pub fn xa_start(&mut self, xid: &str, start: Position) {
+    pub fn xa_start(&mut self, start: Position) {
         if self.open.is_none() {
             self.begin(true, start);
         }
-        if let Some(open) = &mut self.open {
-            open.hold = true;
-            open.xa = Some(xid.to_string());
-        }
+        self.mark_xa();
     }
 
     /// The XA transaction's prepare event. With `one_phase` it commits now (its rows go to
@@ -481,7 +494,7 @@ mod tests {
             pos: 42,
             gtid: None,
         };
-        t.xa_start("X'31',X'',1", start.clone());
+        t.xa_start(start.clone());
         t.row(row(1, false), &mut out).expect("held");
         assert_eq!(t.xa_prepare("X'31',X'',1", false, &mut out), Some(start));
         assert!(out.is_empty());
@@ -495,12 +508,12 @@ mod tests {
             t.xa_commit("X'31',X'',1", &mut out).is_err(),
             "a second commit has nothing to apply"
         );
-        t.xa_start("X'32',X'',1", Position::default());
+        t.xa_start(Position::default());
         t.row(row(2, false), &mut out).expect("held");
         t.xa_prepare("X'32',X'',1", false, &mut out);
         t.xa_rollback("X'32',X'',1");
         assert_eq!(ids(&out), vec![9, 1]);
-        t.xa_start("X'33',X'',1", Position::default());
+        t.xa_start(Position::default());
         t.row(row(3, false), &mut out).expect("held");
         assert_eq!(t.xa_prepare("X'33',X'',1", true, &mut out), None);
         assert_eq!(ids(&out), vec![9, 1, 3]);
