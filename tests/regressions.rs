@@ -37,6 +37,7 @@ regression!(
     bit_key_delete,
     add_column_after_replayed,
     xa_prepared_before_copy,
+    recopy_after_drop_column,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

@@ -46,7 +46,8 @@ pub struct Checkpoint {
     pub pending_xa: BTreeMap<String, Position>,
     /// Tables the task synchronised and that left its `objects` since: when one comes back, its
     /// destination table is emptied and copied again (changes made while it was out never
-    /// reached the destination).
+    /// reached the destination). A table whose rows changed without row events (a computed
+    /// ADD COLUMN) is put here too, and copied again the same way at the next run.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub left: std::collections::BTreeSet<String>,
 }

@@ -119,10 +119,12 @@ impl<S: Sink> Pipeline<S> {
             .partition(|t| checkpoint.tables.contains_key(&t.source.to_string()));
         self.sink.prepare(&new, conflicting).await?;
         self.sink.prepare(&owned, Existing::Owned).await?;
+        // Used as they are with `conflictingTables: ignore`; else brought to the source's shape.
+        let fresh = if conflicting == Existing::AsIs { Existing::AsIs } else { Existing::Fresh };
         for table in &returning {
             // The destination table is this task's own: emptied, or made anew when its shape
             // no longer fits the source's.
-            match self.sink.prepare(std::slice::from_ref(table), conflicting).await {
+            match self.sink.prepare(std::slice::from_ref(table), fresh).await {
                 Ok(()) => self.sink.apply_ddl(&SchemaChange::Truncate(table.clone())).await?,
                 Err(e) if e.class == ErrorClass::Definite => {
                     tracing::info!(table = %table.target, reason = %e, "re-creating the destination table of a table that came back");
@@ -131,7 +133,7 @@ impl<S: Sink> Pipeline<S> {
                 }
                 Err(e) => return Err(e),
             }
-            tracing::info!(table = %table.source, "the table came back to the task's objects: copying it again");
+            tracing::info!(table = %table.source, "copying the table again, into its emptied destination table");
             checkpoint.left.remove(&table.source.to_string());
         }
         // A table the selection covers again but the source no longer has was dropped while it
@@ -570,7 +572,10 @@ impl<S: Sink> Pipeline<S> {
                             // them from a new snapshot and follows the binlog from here.
                             for table in recopy.drain(..) {
                                 tracing::info!(table = %table.source, "the table's rows changed without row events: copying it again");
+                                // As a table that comes back to `objects`: emptied, fitted
+                                // to the source's shape at the new snapshot, copied.
                                 checkpoint.tables.remove(&table.source.to_string());
+                                checkpoint.left.insert(table.source.to_string());
                             }
                             checkpoint.full_done = false;
                             self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;

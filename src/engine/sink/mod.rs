@@ -44,6 +44,11 @@ pub enum Existing {
     /// The task's own: it may lag behind the source's DDL until the binlog replays it (the
     /// worker was down while the source changed), so it is used as it is.
     Owned,
+    /// The task's own, about to be emptied and copied again from a new snapshot (a table back
+    /// in `objects`, or one whose rows changed without row events): it must fit the source
+    /// table as [`Existing::Check`] says, and destination columns the source no longer has
+    /// are dropped — the DDL that dropped them precedes the snapshot and is not replayed.
+    Fresh,
 }
 
 /// What one change does to the destination, in order.

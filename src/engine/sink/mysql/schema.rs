@@ -43,6 +43,21 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], existi
             tracing::info!(table = %target, "created destination table");
         } else if existing_tables == Existing::Check {
             check_compatible(table, &existing)?;
+        } else if existing_tables == Existing::Fresh {
+            check_compatible(table, &existing)?;
+            let stale: Vec<String> = existing
+                .iter()
+                .map(|(name, _, _)| name)
+                .filter(|name| !table.columns.iter().any(|c| &c.target == *name))
+                .cloned()
+                .collect();
+            for column in stale {
+                let sql = format!("ALTER TABLE {} DROP COLUMN {}", quote_table(target), quote_ident(&column));
+                conn.query_drop(&sql)
+                    .await
+                    .map_err(|e| classify(&e).context(format!("drop column `{column}` the source no longer has from `{target}`")))?;
+                tracing::info!(table = %target, %column, "dropped a destination column the source no longer has");
+            }
         } else if existing_tables == Existing::AsIs {
             // Used as it is, except that a DECIMAL of another precision would round or refuse
             // values: that always fails.
