@@ -176,7 +176,9 @@ impl<S: Sink> Pipeline<S> {
         if sync_types.full && (!checkpoint.full_done || uncopied) {
             if checkpoint.full_done {
                 tracing::info!("tables were added to the task: copying them before following the binlog again");
+                // Durable at once: the stored state (status, `ferry status`) says a copy runs.
                 checkpoint.full_done = false;
+                self.sink.apply(&[], &checkpoint).await?;
             }
             let estimates: Vec<u64> = discovered.iter().map(|d| d.rows_estimated).collect();
             self.full_sync(&tables, &estimates, &mut checkpoint, flavor).await?;

@@ -175,6 +175,7 @@ pub async fn run(src: &MariaDb, dst: &MariaDb, dir: &Path, name: &str, script: &
         spec: Vec::new(),
         ferry: None,
         log,
+        started_at: 0,
         outcome: Outcome::default(),
         sessions: std::collections::BTreeMap::new(),
         current: 1,
@@ -212,6 +213,8 @@ struct State<'a> {
     spec: Vec<String>,
     ferry: Option<Ferry>,
     log: PathBuf,
+    /// Length of the log when the running worker started.
+    started_at: u64,
     outcome: Outcome,
     sessions: std::collections::BTreeMap<u32, mysql_async::Conn>,
     current: u32,
@@ -283,6 +286,9 @@ impl State<'_> {
                 if self.ferry.is_none() {
                     let extra: String = self.spec.iter().map(|s| format!("  {s}\n")).collect();
                     let file = task_file(&self.dir, &self.name, self.src, self.dst, &self.objects, &extra);
+                    // `@wait` reads this run's log from here: the stored checkpoint is the
+                    // last run's until this one has claimed the task and started.
+                    self.started_at = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
                     self.ferry = Some(Ferry::spawn(&file, &self.log));
                 }
             }
@@ -331,6 +337,14 @@ impl State<'_> {
         Ok(())
     }
 
+    /// Whether the running worker has finished copying and follows the binlog (its log says
+    /// so since it started).
+    fn following(&self) -> bool {
+        let log = std::fs::read(&self.log).unwrap_or_default();
+        let since = log.get(self.started_at as usize..).unwrap_or_default();
+        String::from_utf8_lossy(since).contains("following the binlog")
+    }
+
     /// Waits until the checkpoint has reached the binlog end; fails when the worker exits.
     async fn wait(&mut self) -> Result<(), Failure> {
         if self.ferry.is_none() {
@@ -354,7 +368,7 @@ impl State<'_> {
                     .to_string();
                 let cp_pos = cp.pointer("/position/pos").and_then(|p| p.as_u64()).unwrap_or(0);
                 let done = cp.get("fullDone").and_then(|d| d.as_bool()) == Some(true);
-                if done && (cp_file > file || (cp_file == file && cp_pos >= pos)) {
+                if done && (cp_file > file || (cp_file == file && cp_pos >= pos)) && self.following() {
                     return Ok(());
                 }
             }
