@@ -38,6 +38,7 @@ regression!(
     add_column_after_replayed,
     xa_prepared_before_copy,
     recopy_after_drop_column,
+    replayed_add_column_default,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

@@ -102,12 +102,18 @@ async fn verify_cuts_ranges_at_float_keys_of_every_magnitude() {
     let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
     assert_eq!(code, Some(0), "a correct copy is equal: {out}");
 
-    dst.exec("DELETE FROM app.d WHERE k = 1e300; UPDATE app.f SET v = 0 WHERE k > 1e20").await;
+    dst.exec("DELETE FROM app.d WHERE k = 1e300; UPDATE app.f SET v = 0 WHERE k > 1e20")
+        .await;
     let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
     assert_eq!(code, Some(1), "{out}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     let tables = report["tables"].as_array().expect("tables");
-    let of = |name: &str| tables.iter().find(|t| t["table"].as_str().is_some_and(|t| t.ends_with(name))).expect(name);
+    let of = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t["table"].as_str().is_some_and(|t| t.ends_with(name)))
+            .expect(name)
+    };
     assert_eq!(of(".d")["differing"], 1, "{out}");
     assert_eq!(of(".d")["differences"][0]["kind"], "missing", "{out}");
     assert_eq!(of(".f")["differing"], 1, "{out}");

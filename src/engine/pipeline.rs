@@ -120,7 +120,11 @@ impl<S: Sink> Pipeline<S> {
         self.sink.prepare(&new, conflicting).await?;
         self.sink.prepare(&owned, Existing::Owned).await?;
         // Used as they are with `conflictingTables: ignore`; else brought to the source's shape.
-        let fresh = if conflicting == Existing::AsIs { Existing::AsIs } else { Existing::Fresh };
+        let fresh = if conflicting == Existing::AsIs {
+            Existing::AsIs
+        } else {
+            Existing::Fresh
+        };
         for table in &returning {
             // The destination table is this task's own: emptied, or made anew when its shape
             // no longer fits the source's.

@@ -177,11 +177,31 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, conflicting: Exis
                 // After the nearest earlier column the destination has: the source's
                 // neighbour may be one the destination does not (yet) hold — a later
                 // statement of a replay added it, or the selection leaves it out.
-                match table.columns[..i].iter().rev().find(|c| existing.contains(&c.target)) {
-                    Some(previous) => sql.push_str(&format!(" AFTER {}", quote_ident(&previous.target))),
-                    None => sql.push_str(" FIRST"),
+                let place = match table.columns[..i].iter().rev().find(|c| existing.contains(&c.target)) {
+                    Some(previous) => format!(" AFTER {}", quote_ident(&previous.target)),
+                    None => " FIRST".to_string(),
+                };
+                sql.push_str(&place);
+                match conn.query_drop(&sql).await {
+                    // ER_INVALID_DEFAULT: the source took this DEFAULT for the column as the
+                    // statement declared it; the column as the source has it now (the type the
+                    // destination gets) differs — a statement replayed after a restart, with a
+                    // later one that changed or replaced the column still to come. That later
+                    // statement decides the column's content: add it without the DEFAULT.
+                    Err(mysql_async::Error::Server(e)) if e.code == 1067 && default.is_some() => {
+                        tracing::warn!(table = %table.target, column = %column.target, default = ?default,
+                            "the DEFAULT of a replayed ADD COLUMN does not fit the column as the source has it now: added without it");
+                        let sql = format!(
+                            "ALTER TABLE {} ADD COLUMN {}{place}",
+                            quote_table(&table.target),
+                            column_def(column, None)
+                        );
+                        run(conn, sql).await?;
+                    }
+                    result => result.map_err(|e| {
+                        classify(&e).context(format!("apply `{}` to the destination", sql.chars().take(200).collect::<String>()))
+                    })?,
                 }
-                run(conn, sql).await?;
                 existing.push(column.target.clone());
             }
             Ok(())

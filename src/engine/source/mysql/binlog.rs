@@ -1095,7 +1095,7 @@ fn fits(column: &crate::engine::schema::Column, ty: mysql_common::constants::Col
                 && meta.first().map(|&p| u32::from(p)) == Some(*precision)
                 && meta.get(1).map(|&s| u32::from(s)) == Some(*scale)
         }
-        K::Text { .. } | K::Binary | K::FixedBinary(_) => string,
+        K::Text { .. } | K::Binary | K::FixedBinary(_) => string && string_fits(column, ty, meta),
         K::Json => string || ty == T::MYSQL_TYPE_JSON,
         K::Bit { .. } => ty == T::MYSQL_TYPE_BIT,
         K::Date => matches!(ty, T::MYSQL_TYPE_DATE | T::MYSQL_TYPE_NEWDATE),
@@ -1105,6 +1105,57 @@ fn fits(column: &crate::engine::schema::Column, ty: mysql_common::constants::Col
         K::Year => ty == T::MYSQL_TYPE_YEAR,
         K::Enum(_) => ty == T::MYSQL_TYPE_ENUM,
         K::Set(_) => ty == T::MYSQL_TYPE_SET,
+    }
+}
+
+/// Whether a string column's storage in the binlog (CHAR, VARCHAR or BLOB, and its width in
+/// bytes) is the column's as the source has it now. Only what is certain is compared: an
+/// unknown character set leaves the width unchecked.
+fn string_fits(column: &crate::engine::schema::Column, ty: mysql_common::constants::ColumnType, meta: &[u8]) -> bool {
+    use mysql_common::constants::ColumnType as T;
+    let declared = column.column_type.to_ascii_lowercase();
+    let width = |prefix: &str| -> Option<u64> {
+        let rest = declared.strip_prefix(prefix)?;
+        rest[..rest.find(')')?].parse().ok()
+    };
+    // Bytes per character of the column's character set (binary strings: 1).
+    let maxlen = || -> Option<u64> {
+        let Some(collation) = column.collation.as_deref() else {
+            return Some(1);
+        };
+        let charset = collation.split('_').next()?;
+        Some(match charset {
+            "utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030" => 4,
+            "utf8mb3" | "utf8" | "ujis" | "eucjpms" => 3,
+            "ucs2" | "big5" | "gbk" | "gb2312" | "sjis" | "cp932" | "euckr" => 2,
+            "latin1" | "latin2" | "latin5" | "latin7" | "ascii" | "binary" | "greek" | "hebrew" | "cp1250" | "cp1251" | "cp1256"
+            | "cp1257" | "cp850" | "cp852" | "cp866" | "koi8r" | "koi8u" | "tis620" | "armscii8" | "geostd8" | "keybcs2" | "macce"
+            | "macroman" | "swe7" | "dec8" | "hp8" => 1,
+            _ => return None,
+        })
+    };
+    let fixed = width("char(").or_else(|| width("binary("));
+    let varying = width("varchar(").or_else(|| width("varbinary("));
+    match ty {
+        // CHAR/BINARY: real type and width packed in two bytes (widths over 255 borrow bits
+        // of the first).
+        T::MYSQL_TYPE_STRING => {
+            let Some(chars) = fixed else { return false };
+            let (Some(&b0), Some(&b1)) = (meta.first(), meta.get(1)) else {
+                return true;
+            };
+            let bytes = u64::from(b1) | ((u64::from(b0 & 0x30) ^ 0x30) << 4);
+            maxlen().is_none_or(|m| bytes == chars * m)
+        }
+        T::MYSQL_TYPE_VARCHAR | T::MYSQL_TYPE_VAR_STRING => {
+            let Some(chars) = varying else { return false };
+            let (Some(&lo), Some(&hi)) = (meta.first(), meta.get(1)) else {
+                return true;
+            };
+            maxlen().is_none_or(|m| u64::from(u16::from_le_bytes([lo, hi])) == chars * m)
+        }
+        // TEXT and BLOB (MariaDB's JSON is a LONGTEXT).
+        _ => fixed.is_none() && varying.is_none(),
     }
 }
 
@@ -1166,6 +1217,37 @@ fn parse_mariadb_gtid_list(data: &[u8]) -> Option<Vec<(u32, u32, u64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_storage_of_an_earlier_incarnation_does_not_fit() {
+        use mysql_common::constants::ColumnType as T;
+        let column = |ty: &str, collation: Option<&str>| crate::engine::schema::Column {
+            name: "c".into(),
+            target: "c".into(),
+            kind: crate::engine::schema::ColumnKind::Binary,
+            column_type: ty.into(),
+            nullable: true,
+            ordinal: 0,
+            collation: collation.map(Into::into),
+        };
+        let utf8 = Some("utf8mb4_general_ci");
+        // VARCHAR(3) utf8mb4 is logged as VARCHAR of 12 bytes; CHAR(1) as STRING of 4 bytes.
+        assert!(string_fits(&column("varchar(3)", utf8), T::MYSQL_TYPE_VARCHAR, &[12, 0]));
+        assert!(!string_fits(&column("char(1)", utf8), T::MYSQL_TYPE_VARCHAR, &[12, 0]));
+        assert!(!string_fits(&column("varchar(2)", utf8), T::MYSQL_TYPE_VARCHAR, &[12, 0]));
+        assert!(string_fits(&column("char(1)", utf8), T::MYSQL_TYPE_STRING, &[0xfe, 4]));
+        // CHAR(100) utf8mb4: 400 bytes, the high bits in the first byte.
+        assert!(string_fits(&column("char(100)", utf8), T::MYSQL_TYPE_STRING, &[0xfe ^ 0x10, 0x90]));
+        assert!(string_fits(&column("binary(16)", None), T::MYSQL_TYPE_STRING, &[0xfe, 16]));
+        assert!(string_fits(&column("text", utf8), T::MYSQL_TYPE_BLOB, &[2]));
+        assert!(!string_fits(&column("varchar(3)", utf8), T::MYSQL_TYPE_BLOB, &[2]));
+        // An unknown character set: the width is not compared.
+        assert!(string_fits(
+            &column("varchar(3)", Some("newcs_bin")),
+            T::MYSQL_TYPE_VARCHAR,
+            &[99, 0]
+        ));
+    }
 
     #[test]
     fn parses_mariadb_gtid_and_gtid_list_bodies() {
