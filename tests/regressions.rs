@@ -39,6 +39,7 @@ regression!(
     xa_prepared_before_copy,
     recopy_after_drop_column,
     replayed_add_column_default,
+    replayed_drop_column_table_replaced,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

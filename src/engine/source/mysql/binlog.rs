@@ -778,9 +778,14 @@ impl BinlogReader {
                         skip(&mut out, format!("the dropped column(s) of `{table}` are not synchronised"));
                         continue;
                     }
+                    // This statement drops no key column: when the table as the source has it
+                    // now has another key, a later statement changed or replaced it (a replay
+                    // after a restart). Until that statement, the table is the one before it,
+                    // less the dropped columns; that statement is followed or refused itself.
+                    let before = || old.with_columns(|c| !columns.contains(&c.name));
                     let now = match self.rediscover(&table, here).await? {
-                        Some(now) => now.with_columns(|c| old.column_index(&c.name).is_some()),
-                        None => old.with_columns(|c| !columns.contains(&c.name)),
+                        Some(now) => now.with_columns(|c| old.column_index(&c.name).is_some()).or_else(before),
+                        None => before(),
                     }
                     .ok_or_else(|| cannot(&table, "its key changed"))?;
                     let now = Arc::new(now);
