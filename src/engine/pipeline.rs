@@ -213,6 +213,44 @@ impl<S: Sink> Pipeline<S> {
         self.incremental(&tables, checkpoint, flavor).await
     }
 
+    /// The tables were discovered before the copy's first snapshot opened: a DDL in between
+    /// is in neither the copy's column list nor the binlog that follows it (it precedes the
+    /// snapshot), so the copy would lack an added column or a created table for good. Looked
+    /// at again now, the tables must be as discovered; else the run starts over (a DDL after
+    /// the snapshot can look like one before it: that only costs a restart).
+    async fn ensure_unchanged_since_discovery(&self, tables: &[Arc<TableSchema>], checkpoint: &Checkpoint) -> SyncResult<()> {
+        let mut conn = self.source.connect().await?;
+        let again = source::schema::discover(&mut conn, &self.task.selection).await;
+        let _ = conn.disconnect().await;
+        let again = again?;
+        let shape = |t: &TableSchema| -> (Vec<(String, String, bool)>, Vec<usize>) {
+            (
+                t.columns.iter().map(|c| (c.name.clone(), c.column_type.clone(), c.nullable)).collect(),
+                t.key.clone(),
+            )
+        };
+        let changed = again.len() != tables.len()
+            || tables.iter().any(|t| {
+                let name = t.source.to_string();
+                let Some(now) = again.iter().find(|d| d.schema.source == t.source) else {
+                    return true;
+                };
+                // Tables that keep the columns they had (addColumn off) compare those.
+                let now = match checkpoint.tables.get(&name).and_then(|p| p.columns.as_ref()) {
+                    Some(kept) => now.schema.with_columns(|c| kept.contains(&c.name)),
+                    None => Some(now.schema.clone()),
+                };
+                now.is_none_or(|now| shape(&now) != shape(t))
+            });
+        if changed {
+            return Err(SyncError::new(
+                ErrorClass::Other,
+                "the source's tables changed while the copy started (DDL between discovery and the snapshot): starting again",
+            ));
+        }
+        Ok(())
+    }
+
     fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -228,6 +266,7 @@ impl<S: Sink> Pipeline<S> {
     ) -> SyncResult<()> {
         self.metrics.set_stage(Stage::FullSync);
         let mut first = Snapshot::open(&self.source, flavor).await?;
+        self.ensure_unchanged_since_discovery(tables, checkpoint).await?;
         if checkpoint.position.is_none() {
             first.ensure_no_prepared_xa().await?;
             // The first snapshot's position is where the binlog will resume — every later

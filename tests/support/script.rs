@@ -392,9 +392,25 @@ pub async fn reset(src: &MariaDb, dst: &MariaDb, databases: &[&str]) {
             }
         }
         for db in databases {
-            conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
-                .await
-                .expect("drop database");
+            let drop = format!("DROP DATABASE IF EXISTS `{db}`");
+            let mut attempt = 0;
+            while let Err(e) = conn.query_drop(&drop).await {
+                // A session of the last script (a statement still waiting on a lock when it
+                // was closed) can hold the database: end the sessions with a transaction open.
+                attempt += 1;
+                assert!(attempt < 5, "drop database {db}: {e}");
+                let holders: Vec<u64> = conn
+                    .query(
+                        "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID() \
+                         UNION SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO IS NOT NULL \
+                         AND COMMAND = 'Query'",
+                    )
+                    .await
+                    .unwrap_or_default();
+                for id in holders {
+                    let _ = conn.query_drop(format!("KILL {id}")).await;
+                }
+            }
         }
     }
 }
