@@ -110,15 +110,56 @@ impl<S: Sink> Pipeline<S> {
             checkpoint.tables.remove(name);
             checkpoint.left.insert(name.clone());
         }
+        // Without a full sync nothing is copied again: a table that comes back is followed from
+        // here, as it is (what changed while it was out stays as it was in the destination).
+        let full = self.task.spec.sync_types.full;
         let (returning, tables_rest): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables
             .iter()
             .cloned()
-            .partition(|t| checkpoint.left.contains(&t.source.to_string()));
-        let (owned, new): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables_rest
+            .partition(|t| full && checkpoint.left.contains(&t.source.to_string()));
+        if !full {
+            for table in &tables {
+                let name = table.source.to_string();
+                if checkpoint.left.remove(&name) {
+                    tracing::warn!(table = %name, "the table came back to the task's objects; without a full sync it is not copied again: changes made while it was out are not in the destination");
+                    checkpoint.tables.entry(name).or_default().done = true;
+                }
+            }
+        }
+        let (known, new): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = tables_rest
             .into_iter()
             .partition(|t| checkpoint.tables.contains_key(&t.source.to_string()));
-        self.sink.prepare(&new, conflicting).await?;
+        // Tables whose destination table Ferry created, with no row copied yet (their key
+        // ranges are stored before any row): an earlier run made them from the source's shape
+        // then, the copy will be of its shape now, and DDL in between is not replayed. (Without
+        // a full sync there is no copy: the binlog brings such a table level, it is owned.)
+        let (owned, unstarted): (Vec<Arc<TableSchema>>, Vec<Arc<TableSchema>>) = known.into_iter().partition(|t| {
+            !full
+                || checkpoint
+                    .tables
+                    .get(&t.source.to_string())
+                    .is_some_and(|p| p.done || !p.slices.is_empty())
+        });
+        let created = self.sink.prepare(&new, conflicting).await?;
+        if !created.is_empty() {
+            // Remembered before any row: they are the task's own from now on.
+            for table in created {
+                // Without a full sync there is nothing to copy: followed from here, done.
+                checkpoint.tables.entry(table.to_string()).or_default().done = !full;
+            }
+            self.sink.apply(&[], &checkpoint).await?;
+        }
         self.sink.prepare(&owned, Existing::Owned).await?;
+        for table in &unstarted {
+            if let Err(e) = self.sink.prepare(std::slice::from_ref(table), Existing::Fresh).await {
+                if e.class != ErrorClass::Definite {
+                    return Err(e);
+                }
+                tracing::info!(table = %table.target, reason = %e, "re-creating the destination table Ferry created for a table not copied yet");
+                self.sink.apply_ddl(&SchemaChange::Drop(table.clone())).await?;
+                self.sink.prepare(std::slice::from_ref(table), conflicting).await?;
+            }
+        }
         // Used as they are with `conflictingTables: ignore`; else brought to the source's shape.
         let fresh = if conflicting == Existing::AsIs {
             Existing::AsIs
@@ -129,7 +170,7 @@ impl<S: Sink> Pipeline<S> {
             // The destination table is this task's own: emptied, or made anew when its shape
             // no longer fits the source's.
             match self.sink.prepare(std::slice::from_ref(table), fresh).await {
-                Ok(()) => self.sink.apply_ddl(&SchemaChange::Truncate(table.clone())).await?,
+                Ok(_) => self.sink.apply_ddl(&SchemaChange::Truncate(table.clone())).await?,
                 Err(e) if e.class == ErrorClass::Definite => {
                     tracing::info!(table = %table.target, reason = %e, "re-creating the destination table of a table that came back");
                     self.sink.apply_ddl(&SchemaChange::Drop(table.clone())).await?;
@@ -225,7 +266,10 @@ impl<S: Sink> Pipeline<S> {
         let again = again?;
         let shape = |t: &TableSchema| -> (Vec<(String, String, bool)>, Vec<usize>) {
             (
-                t.columns.iter().map(|c| (c.name.clone(), c.column_type.clone(), c.nullable)).collect(),
+                t.columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.column_type.clone(), c.nullable))
+                    .collect(),
                 t.key.clone(),
             )
         };

@@ -16,8 +16,13 @@ use super::{
 /// A destination that applies change events idempotently and keeps the task's checkpoint.
 pub trait Sink: Send {
     /// Makes every destination table ready: creates what is missing from the source schema and
-    /// treats what exists as `existing` says.
-    fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: Existing) -> impl Future<Output = SyncResult<()>> + Send;
+    /// treats what exists as `existing` says. Returns the (source names of the) tables it
+    /// created.
+    fn prepare(
+        &mut self,
+        tables: &[Arc<TableSchema>],
+        existing: Existing,
+    ) -> impl Future<Output = SyncResult<Vec<crate::engine::event::TableId>>> + Send;
 
     /// Claims the task for this worker and returns its checkpoint. The first call takes a new
     /// fencing epoch; later calls (retries) keep it and fail definitely if another worker has

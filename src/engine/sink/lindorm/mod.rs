@@ -368,7 +368,12 @@ impl LindormSink {
     async fn apply_ddl_inner(&mut self, change: &SchemaChange) -> SyncResult<()> {
         self.connect().await?;
         let sql = match change {
-            SchemaChange::Create(table) => return self.prepare_tables(std::slice::from_ref(table), super::Existing::AsIs).await,
+            SchemaChange::Create(table) => {
+                return self
+                    .prepare_tables(std::slice::from_ref(table), super::Existing::AsIs)
+                    .await
+                    .map(drop);
+            }
             SchemaChange::Drop(table) => vec![dialect::drop_table(table)],
             SchemaChange::Truncate(table) => vec![dialect::truncate_table(table)],
             // The pipeline copies the table again; nothing to change in its shape.
@@ -408,7 +413,12 @@ impl LindormSink {
         Ok(())
     }
 
-    async fn prepare_tables(&mut self, tables: &[Arc<TableSchema>], existing_tables: super::Existing) -> SyncResult<()> {
+    async fn prepare_tables(
+        &mut self,
+        tables: &[Arc<TableSchema>],
+        existing_tables: super::Existing,
+    ) -> SyncResult<Vec<crate::engine::event::TableId>> {
+        let mut created = Vec::new();
         {
             self.connect().await?;
             let d = self.dialect();
@@ -437,14 +447,15 @@ impl LindormSink {
                     .query_drop(create)
                     .await
                     .map_err(|e| classify(&e).context(format!("create table `{}`", table.target)))?;
+                created.push(table.source.clone());
             }
-            Ok(())
+            Ok(created)
         }
     }
 }
 
 impl Sink for LindormSink {
-    async fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: super::Existing) -> SyncResult<()> {
+    async fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: super::Existing) -> SyncResult<Vec<crate::engine::event::TableId>> {
         let result = self.prepare_tables(tables, existing).await;
         result.map_err(|e| self.on_error(e))
     }

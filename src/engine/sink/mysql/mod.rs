@@ -227,8 +227,9 @@ const SESSION_SETUP: &str = "SET NAMES utf8mb4, time_zone = '+00:00', foreign_ke
      sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES'";
 
 impl Sink for MysqlSink {
-    async fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: Existing) -> SyncResult<()> {
-        if existing != Existing::Owned {
+    async fn prepare(&mut self, tables: &[Arc<TableSchema>], existing: Existing) -> SyncResult<Vec<crate::engine::event::TableId>> {
+        // What a table created by DDL later meets in the destination: the task's setting.
+        if matches!(existing, Existing::Check | Existing::AsIs) {
             self.conflicting = existing;
         }
         let conn = self.conn().await?;

@@ -14,7 +14,12 @@ use crate::engine::{
 };
 
 /// Creates missing destination tables and checks existing ones.
-pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], existing_tables: Existing) -> SyncResult<()> {
+pub async fn prepare_tables(
+    conn: &mut Conn,
+    tables: &[Arc<TableSchema>],
+    existing_tables: Existing,
+) -> SyncResult<Vec<crate::engine::event::TableId>> {
+    let mut created = Vec::new();
     // Tables Ferry creates get the same TIMESTAMP semantics as the source declares.
     let _ = conn.query_drop("SET SESSION explicit_defaults_for_timestamp = ON").await;
     for table in tables {
@@ -41,6 +46,7 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], existi
                 .await
                 .map_err(|e| classify(&e).context(format!("create destination table `{target}`")))?;
             tracing::info!(table = %target, "created destination table");
+            created.push(table.source.clone());
         } else if existing_tables == Existing::Check {
             check_compatible(table, &existing)?;
         } else if existing_tables == Existing::Fresh {
@@ -67,7 +73,7 @@ pub async fn prepare_tables(conn: &mut Conn, tables: &[Arc<TableSchema>], existi
         // The task's own table is Ferry's creation: where it differs, it lags behind DDL the
         // binlog has yet to replay (the replay brings it level).
     }
-    Ok(())
+    Ok(created)
 }
 
 /// `CREATE TABLE` for the destination: the selected columns with their source types, character
@@ -155,7 +161,7 @@ pub async fn apply_ddl(conn: &mut Conn, change: &SchemaChange, conflicting: Exis
             .map_err(|e| classify(&e).context(format!("apply `{}` to the destination", sql.chars().take(200).collect::<String>())))
     };
     match change {
-        SchemaChange::Create(table) => prepare_tables(conn, std::slice::from_ref(table), conflicting).await,
+        SchemaChange::Create(table) => prepare_tables(conn, std::slice::from_ref(table), conflicting).await.map(drop),
         SchemaChange::Drop(table) => run(conn, format!("DROP TABLE IF EXISTS {}", quote_table(&table.target))).await,
         SchemaChange::Truncate(table) => run(conn, format!("TRUNCATE TABLE {}", quote_table(&table.target))).await,
         // The pipeline copies the table again; nothing to change in its shape.
