@@ -385,11 +385,21 @@ impl State<'_> {
 pub async fn reset(src: &MariaDb, dst: &MariaDb, databases: &[&str]) {
     for server in [src, dst] {
         let mut conn = server.pool.get_conn().await.expect("connect");
-        let prepared: Vec<mysql_async::Row> = conn.query("XA RECOVER FORMAT='SQL'").await.unwrap_or_default();
-        for row in prepared {
-            if let Some(xid) = row.get::<String, _>(3) {
-                let _ = conn.query_drop(format!("XA ROLLBACK {xid}")).await;
+        // A prepared XA transaction stays attached to its session until the server has
+        // processed the session's disconnect: retry until none is left, or the next task
+        // waits for it forever.
+        for attempt in 0.. {
+            let prepared: Vec<mysql_async::Row> = conn.query("XA RECOVER FORMAT='SQL'").await.unwrap_or_default();
+            if prepared.is_empty() {
+                break;
             }
+            assert!(attempt < 100, "XA transactions stay prepared: {prepared:?}");
+            for row in prepared {
+                if let Some(xid) = row.get::<String, _>(3) {
+                    let _ = conn.query_drop(format!("XA ROLLBACK {xid}")).await;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         for db in databases {
             let drop = format!("DROP DATABASE IF EXISTS `{db}`");
