@@ -276,7 +276,21 @@ impl State<'_> {
             Step::Session(n) => self.current = *n,
             Step::Disconnect => {
                 if let Some(conn) = self.sessions.remove(&self.current) {
+                    let id = conn.id();
                     let _ = conn.disconnect().await;
+                    // Until the server has ended the session, its prepared XA transaction is
+                    // still attached to it, and an XA COMMIT from another session fails.
+                    let mut admin = self.src.pool.get_conn().await.map_err(|e| self.failure(format!("connect: {e}")))?;
+                    for _ in 0..200 {
+                        let alive: Option<u64> = admin
+                            .exec_first("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", (id,))
+                            .await
+                            .unwrap_or(None);
+                        if alive == Some(0) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(25)).await;
+                    }
                 }
                 self.current = 1;
             }
