@@ -706,6 +706,14 @@ impl<S: Sink> Pipeline<S> {
                             recopy.push(table);
                             continue;
                         }
+                        if let SchemaChange::Create(table) = &change {
+                            // The table is the task's own before it exists: a worker that stops
+                            // after creating it and before the next checkpoint finds it its own
+                            // (and replays the CREATE from the position before it), not a table
+                            // new to the task that lags behind the source's shape.
+                            checkpoint.tables.entry(table.source.to_string()).or_default().done = true;
+                            self.sink.apply(&[], checkpoint).await?;
+                        }
                         self.sink.apply_ddl(&change).await?;
                         self.metrics.ddl_applied.inc();
                         let name = change.table().source.to_string();
