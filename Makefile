@@ -56,8 +56,9 @@ chaos: ## A longer chaos soak: 200 seeded faults under load (FERRY_CHAOS_FAULTS,
 	FERRY_CHAOS_FAULTS=$${FERRY_CHAOS_FAULTS:-200} $(CARGO) test --test chaos chaos_schedule_loses_nothing -- --nocapture
 
 .PHONY: fuzz
-fuzz: ## Differential fuzzer: random schemas, workloads, DDL and worker kills until N cases (FERRY_FUZZ_CASES, default 400) or FERRY_FUZZ_MINUTES; FERRY_FUZZ_SEED replays.
-	FERRY_FUZZ_CASES=$${FERRY_FUZZ_CASES:-400} $(CARGO) test --release --test fuzz_diff -- --nocapture
+fuzz: ## Differential fuzzer: random schemas, workloads, DDL and worker kills until N cases (FERRY_FUZZ_CASES, default 300) or FERRY_FUZZ_MINUTES; FERRY_FUZZ_SEED replays.
+	FERRY_FUZZ_CASES=$${FERRY_FUZZ_CASES:-300} FERRY_FUZZ_STATEMENTS=$${FERRY_FUZZ_STATEMENTS:-700} FERRY_FUZZ_TABLES=$${FERRY_FUZZ_TABLES:-10} \
+	  $(CARGO) test --release --test fuzz_diff -- --nocapture
 
 .PHONY: bench
 bench: ## Benchmark against mariadb-dump, mydumper and a native replica; writes docs/benchmarks.md.

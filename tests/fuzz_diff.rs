@@ -4,7 +4,8 @@
 //! column ([`support::oracle`]) — never by Ferry's code.
 //!
 //! `cargo test --test fuzz_diff` runs a bounded number of cases (CI); `make fuzz` runs many
-//! (`FERRY_FUZZ_CASES`, default 400, or `FERRY_FUZZ_MINUTES`). `FERRY_FUZZ_SEED` replays a
+//! (`FERRY_FUZZ_CASES`, default 300 of 700 statements over up to 10 tables, or
+//! `FERRY_FUZZ_MINUTES`). `FERRY_FUZZ_SEED` replays a
 //! run; each case prints its own seed, and `FERRY_FUZZ_CASE_SEED` replays one case alone. A
 //! failing case is reduced to a short script (`target/fuzz/<seed>.sql`, printed too) that
 //! `tests/regressions.rs` can replay as a regression test.
