@@ -92,7 +92,7 @@ async fn differential_fuzz() {
             }
             Err(failure) => {
                 eprintln!("fuzz case {n} FAILED (FERRY_FUZZ_CASE_SEED={seed}):\n{failure}\nreducing…");
-                let reduced = reduce(&src, &dst, dir.path(), &script).await;
+                let reduced = reduce(&src, &dst, dir.path(), &script, &failure).await;
                 let out = support::root().join("target/fuzz");
                 let _ = std::fs::create_dir_all(&out);
                 let path = out.join(format!("{seed}.sql"));
@@ -112,21 +112,44 @@ async fn differential_fuzz() {
     );
 }
 
-/// Reduces a failing script, each candidate run on fresh databases (within a budget of runs).
-async fn reduce(src: &MariaDb, dst: &MariaDb, dir: &std::path::Path, script: &Script) -> Script {
+/// What kind of failure a run ended in: the oracle's finding without its counts (`fz.t7: rows
+/// differ`), or the harness's finding with the worker's last error line. A reduction keeps only
+/// candidates that fail the same way, so it cannot drift to an unrelated failure (a script
+/// without tables fails the precheck, say).
+fn signature(failure: &script::Failure) -> String {
+    let first = failure.what.lines().next().unwrap_or_default();
+    let what = first.split(" — ").next().unwrap_or(first);
+    let error = failure
+        .log_tail
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:") || l.contains(" ERROR "))
+        .map(|l| l.split_once("error").map_or(l, |(_, e)| e))
+        .unwrap_or_default();
+    format!("{what} / {error}").chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+/// Reduces a failing script, each candidate run on fresh databases (within a budget of runs),
+/// keeping candidates that fail the way the original did.
+async fn reduce(src: &MariaDb, dst: &MariaDb, dir: &std::path::Path, script: &Script, original: &script::Failure) -> Script {
+    let wanted = signature(original);
     let budget: usize = env("FERRY_FUZZ_REDUCE_RUNS").unwrap_or(60);
     let deadline = Instant::now() + Duration::from_secs(60 * env::<u64>("FERRY_FUZZ_REDUCE_MINUTES").unwrap_or(15));
     let mut attempt = 0usize;
     fuzz::reduce(script, budget, |candidate| {
         attempt += 1;
         let name = format!("reduce-{attempt}");
+        let wanted = wanted.clone();
         async move {
             // Out of time: the candidate counts as passing, so the reduction keeps what it has.
             if Instant::now() >= deadline {
                 return false;
             }
             script::reset(src, dst, &["fz"]).await;
-            let failed = script::run(src, dst, dir, &name, &candidate).await.is_err();
+            let failed = match script::run(src, dst, dir, &name, &candidate).await {
+                Ok(_) => false,
+                Err(f) => signature(&f) == wanted,
+            };
             let _ = std::fs::remove_file(dir.join(format!("{name}.log")));
             failed
         }

@@ -40,6 +40,7 @@ regression!(
     recopy_after_drop_column,
     replayed_add_column_default,
     replayed_drop_column_table_replaced,
+    char_nopad_key_padding,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

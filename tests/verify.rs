@@ -11,6 +11,47 @@ use std::time::Duration;
 
 use support::{Ferry, MariaDb, ferry_cli, task_file};
 
+/// Copies database `app` once (full sync only) with `ferry run`, and returns the task file.
+fn copy_once(dir: &std::path::Path, name: &str, src: &MariaDb, dst: &MariaDb) -> std::path::PathBuf {
+    let file = task_file(
+        dir,
+        name,
+        src,
+        dst,
+        "[{database: app}]",
+        "  syncTypes: {full: true, incremental: false}\n",
+    );
+    let mut ferry = Ferry::spawn(&file, &dir.join("ferry.log"));
+    let _log = ferry.keep_log_on_panic();
+    assert!(ferry.wait(Duration::from_secs(300)).expect("the copy ends").success());
+    file
+}
+
+/// The number of differing keys of `table` in a JSON report, and the listed ones (`kind key`).
+fn differences(out: &str, table: &str) -> (u64, Vec<String>) {
+    let report: serde_json::Value = serde_json::from_str(out).expect("JSON");
+    let t = report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["table"].as_str().is_some_and(|n| n.ends_with(table)))
+        .expect(table)
+        .clone();
+    let kinds = t["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["kind"].as_str().unwrap_or_default(),
+                d["key"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    (t["differing"].as_u64().unwrap_or_default(), kinds)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_reports_rows_the_enum_chunking_skipped_and_a_stale_column() {
     let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
@@ -21,17 +62,7 @@ async fn verify_reports_rows_the_enum_chunking_skipped_and_a_stale_column() {
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(
-        dir.path(),
-        "enumkey",
-        &src,
-        &dst,
-        "[{database: app}]",
-        "  syncTypes: {full: true, incremental: false}\n",
-    );
-    let mut ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
-    let _log = ferry.keep_log_on_panic();
-    assert!(ferry.wait(Duration::from_secs(300)).expect("the copy ends").success());
+    let file = copy_once(dir.path(), "enumkey", &src, &dst);
 
     let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1000", "--settle", "0s"]);
     assert_eq!(code, Some(0), "a correct copy is equal: {out}");
@@ -87,17 +118,7 @@ async fn verify_cuts_ranges_at_float_keys_of_every_magnitude() {
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = task_file(
-        dir.path(),
-        "floatkey",
-        &src,
-        &dst,
-        "[{database: app}]",
-        "  syncTypes: {full: true, incremental: false}\n",
-    );
-    let mut ferry = Ferry::spawn(&file, &dir.path().join("ferry.log"));
-    let _log = ferry.keep_log_on_panic();
-    assert!(ferry.wait(Duration::from_secs(300)).expect("the copy ends").success());
+    let file = copy_once(dir.path(), "floatkey", &src, &dst);
 
     let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
     assert_eq!(code, Some(0), "a correct copy is equal: {out}");
@@ -106,16 +127,34 @@ async fn verify_cuts_ranges_at_float_keys_of_every_magnitude() {
         .await;
     let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
     assert_eq!(code, Some(1), "{out}");
-    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    let tables = report["tables"].as_array().expect("tables");
-    let of = |name: &str| {
-        tables
-            .iter()
-            .find(|t| t["table"].as_str().is_some_and(|t| t.ends_with(name)))
-            .expect(name)
-    };
-    assert_eq!(of(".d")["differing"], 1, "{out}");
-    assert_eq!(of(".d")["differences"][0]["kind"], "missing", "{out}");
-    assert_eq!(of(".f")["differing"], 1, "{out}");
-    assert_eq!(of(".f")["differences"][0]["kind"], "different", "{out}");
+    let (d, f) = (differences(&out, ".d"), differences(&out, ".f"));
+    assert!(d.0 == 1 && d.1[0].starts_with("missing"), "{out}");
+    assert!(f.0 == 1 && f.1[0].starts_with("different"), "{out}");
+}
+
+/// Fuzzer finding: a CHAR key under a NO PAD collation is ordered padded in the index but
+/// compared trimmed, so `'\0'` and `''` are two rows that no range bound separates (`k > '\0'`
+/// holds for neither). Verify compares such a table as one range: a row the destination lacks
+/// is missing, whichever neighbour it has.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_finds_rows_between_char_keys_a_no_pad_collation_pads() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec(
+        "CREATE DATABASE app; USE app; \
+         CREATE TABLE app.t (k CHAR(6) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_nopad_ci NOT NULL PRIMARY KEY, v INT); \
+         INSERT INTO app.t VALUES ('\\0\\0', 1), ('\\0', 2), ('', 3), ('a\\0', 4), ('a', 5), ('b', 6)",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = copy_once(dir.path(), "charkey", &src, &dst);
+    let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
+    assert_eq!(code, Some(0), "a correct copy is equal: {out}");
+
+    dst.exec("DELETE FROM app.t WHERE v IN (3, 5)").await;
+    let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--chunk", "1", "--settle", "0s"]);
+    assert_eq!(code, Some(1), "{out}");
+    let (differing, mut kinds) = differences(&out, ".t");
+    kinds.sort();
+    assert_eq!(differing, 2, "{out}");
+    assert_eq!(kinds, ["missing k=''", "missing k='a'"], "{out}");
 }

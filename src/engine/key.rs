@@ -29,6 +29,16 @@
 //!   the source has even when two exact keys are one row to the server — a delete always names
 //!   the stored image, so a row's other spellings end with their deletes — and an upsert
 //!   rewrites the key columns too, so the destination row is byte-identical to the source row.
+//! - **Where the server disagrees with itself**: a CHAR key under a NO PAD collation (MariaDB's
+//!   `_nopad_` collations, MySQL 8's `_0900_` ones) is ordered in the index with its padding
+//!   (InnoDB stores CHAR padded with spaces) but compared in expressions without it (a CHAR
+//!   value is read back trimmed). `'\0'` and `''` are then two rows of a unique index, yet
+//!   `k = ''` holds for both and `k > '\0'` for neither, so a keyset page after `'\0'` skips
+//!   `''`, whichever plan the server picks. No predicate can be trusted on such a key:
+//!   [`keyset_pages`] says so, and such a table is read in one key-order scan without bounds
+//!   (and `verify` compares it as one range). Checked on MariaDB 10.11; for MySQL 8 an
+//!   inference from its documentation (CHAR is stored padded, NO PAD compares trailing
+//!   spaces), so it is treated the same.
 //! - A destination whose key columns compare differently from the source's (another collation
 //!   on an existing table) could merge two source rows into one: that is refused before
 //!   anything is written ([`check_key_collations`]).
@@ -67,6 +77,23 @@ pub fn text_equality(collation: Option<&str>) -> TextEquality {
         }
         Some(_) => TextEquality::Collated,
     }
+}
+
+/// Whether a keyset predicate on `column` selects what the index order says: false for CHAR
+/// under a NO PAD collation, whose index order (padded) and comparisons (trimmed) differ.
+pub fn predicates_follow_index(column: &Column) -> bool {
+    let fixed = column.column_type.to_ascii_lowercase().starts_with("char");
+    let no_pad = column
+        .collation
+        .as_deref()
+        .is_some_and(|c| c.contains("nopad") || c.contains("_0900_"));
+    !(matches!(column.kind, ColumnKind::Text { .. }) && fixed && no_pad)
+}
+
+/// Whether `table` can be read in keyset pages and cut into key ranges (every key column's
+/// predicates follow the index order); otherwise it is read in one scan.
+pub fn keyset_pages(table: &TableSchema) -> bool {
+    table.key.iter().all(|&k| predicates_follow_index(&table.columns[k]))
 }
 
 /// The expression that selects `column` so that it decodes exactly: ENUM and SET as their
@@ -235,6 +262,29 @@ mod tests {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
         h.finish()
+    }
+
+    #[test]
+    fn char_keys_under_no_pad_collations_are_not_paged() {
+        let mut char_nopad = column(
+            "k",
+            ColumnKind::Text { charset: "utf8mb4".into() },
+            Some("utf8mb4_unicode_nopad_ci"),
+        );
+        char_nopad.column_type = "char(10)".into();
+        assert!(!predicates_follow_index(&char_nopad));
+        let mut mysql8 = char_nopad.clone();
+        mysql8.collation = Some("utf8mb4_0900_ai_ci".into());
+        assert!(!predicates_follow_index(&mysql8));
+        let mut varchar = char_nopad.clone();
+        varchar.column_type = "varchar(10)".into();
+        assert!(predicates_follow_index(&varchar));
+        let mut padded = char_nopad.clone();
+        padded.collation = Some("utf8mb4_unicode_ci".into());
+        assert!(predicates_follow_index(&padded));
+        let mut binary = column("k", ColumnKind::FixedBinary(4), None);
+        binary.column_type = "binary(4)".into();
+        assert!(predicates_follow_index(&binary));
     }
 
     #[test]

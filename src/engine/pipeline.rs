@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use super::{
     checkpoint::{Checkpoint, SliceProgress, TableProgress},
     event::{ChangeEvent, Position, Row, RowChange, TableId, Value},
+    key,
     mysql_conn::Endpoint,
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},
@@ -368,7 +369,7 @@ impl<S: Sink> Pipeline<S> {
                 continue;
             }
             let want = (estimate / (4 * limit as u64)).clamp(1, readers as u64) as usize;
-            let points = if want > 1 {
+            let points = if want > 1 && key::keyset_pages(table) {
                 first.split_points(table, estimate, want).await?
             } else {
                 Vec::new()
@@ -891,6 +892,44 @@ impl Reader {
             let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
             let Some(work) = next else { break };
             let table = &tables[work.table];
+            if !key::keyset_pages(table) {
+                // One scan without key bounds (no cursor to resume from: a restart reads the
+                // table again from its start).
+                let mut scan = match snapshot.scan(table).await {
+                    Ok(scan) => scan,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                loop {
+                    throttle.acquire(1, 0, 0).await;
+                    let rows = match scan.next_chunk(limit).await {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    };
+                    let bytes: usize = rows.iter().flatten().map(Value::approx_size).sum();
+                    throttle.acquire(0, rows.len() as u64, bytes as u64).await;
+                    let done = rows.len() < limit;
+                    let chunk = Chunk {
+                        table: work.table,
+                        slice: work.slice,
+                        rows,
+                        last_key: None,
+                        done,
+                    };
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        return;
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                continue;
+            }
             let mut after = work.after;
             loop {
                 throttle.acquire(1, 0, 0).await;

@@ -13,7 +13,10 @@
 //! Chunks are keyset pages (`WHERE key > last [AND key <= upper] ORDER BY key LIMIT n`): memory
 //! is bounded by the chunk size whatever the table size, and a chunk boundary is a resumable
 //! cursor. Large tables are cut into key ranges ([`Snapshot::split_points`]) that parallel
-//! readers copy independently, each through its own snapshot.
+//! readers copy independently, each through its own snapshot. A table whose key the index
+//! orders differently from how predicates compare it ([`key::keyset_pages`]: CHAR under a NO
+//! PAD collation) is read in one scan without key bounds instead ([`Snapshot::scan`]): every
+//! row exactly once whatever the order, but no key ranges and no resumable cursor.
 
 use mysql_async::{Conn, prelude::Queryable};
 
@@ -114,6 +117,17 @@ impl Snapshot {
         read_range(&mut self.conn, table, after, upper, limit).await
     }
 
+    /// Starts reading every row of `table` (its filter applied) in one statement without key
+    /// bounds, for tables that cannot be paged by key ([`key::keyset_pages`]). The server
+    /// waits for Ferry while the destination is slow: its write timeout is lifted for the scan.
+    pub async fn scan<'a>(&'a mut self, table: &'a TableSchema) -> SyncResult<Scan<'a>> {
+        let ctx = |e: mysql_async::Error| classify(&e).context(format!("read `{}`", table.source));
+        self.conn.query_drop("SET SESSION net_write_timeout = 86400").await.map_err(ctx)?;
+        let sql = chunk_query(table, None, None, None);
+        let result = self.conn.exec_iter(sql, ()).await.map_err(ctx)?;
+        Ok(Scan { table, result })
+    }
+
     /// Keys that cut `table` into at most `slices` ranges of about `rows_estimated / slices`
     /// rows each, in key order, read from the index (`ORDER BY key LIMIT 1 OFFSET n`). Fewer
     /// when the table is smaller than estimated.
@@ -169,6 +183,29 @@ impl Snapshot {
     }
 }
 
+/// An unbounded read of one table ([`Snapshot::scan`]), taken in chunks.
+pub struct Scan<'a> {
+    table: &'a TableSchema,
+    result: mysql_async::QueryResult<'a, 'static, mysql_async::BinaryProtocol>,
+}
+
+impl Scan<'_> {
+    /// The next up to `limit` rows (fewer at the end).
+    pub async fn next_chunk(&mut self, limit: usize) -> SyncResult<Vec<Row>> {
+        let mut rows = Vec::with_capacity(limit.min(4096));
+        while rows.len() < limit {
+            let row = self
+                .result
+                .next()
+                .await
+                .map_err(|e| classify(&e).context(format!("read `{}`", self.table.source)))?;
+            let Some(row) = row else { break };
+            rows.push(decode_row(self.table, row)?);
+        }
+        Ok(rows)
+    }
+}
+
 /// Reads up to `limit` rows of `table` (its `source` name and column `name`s, its filter)
 /// whose key is greater than `after` and at most `upper`, in key order, on any connection whose
 /// session returns character data as binary (as [`Snapshot`] sets it up).
@@ -179,7 +216,7 @@ pub async fn read_range(
     upper: Option<&[Value]>,
     limit: usize,
 ) -> SyncResult<Vec<Row>> {
-    let sql = chunk_query(table, after, upper, limit);
+    let sql = chunk_query(table, after, upper, Some(limit));
     // No parameters: the key bounds are literals of each column's own kind (`key`), which the
     // server compares as it orders the column. Still the binary protocol, so values decode
     // exactly as typed.
@@ -205,8 +242,8 @@ fn decode_row(table: &TableSchema, mut row: mysql_async::Row) -> SyncResult<Row>
         })
 }
 
-/// `SELECT cols FROM t [WHERE filter AND key > after [AND key <= upper]] ORDER BY key LIMIT n`.
-fn chunk_query(table: &TableSchema, after: Option<&[Value]>, upper: Option<&[Value]>, limit: usize) -> String {
+/// `SELECT cols FROM t [WHERE filter AND key > after [AND key <= upper]] ORDER BY key [LIMIT n]`.
+fn chunk_query(table: &TableSchema, after: Option<&[Value]>, upper: Option<&[Value]>, limit: Option<usize>) -> String {
     let cols: Vec<String> = table.columns.iter().map(key::select_expr).collect();
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
     let mut sql = format!("SELECT {} FROM {}", cols.join(", "), quote_table(&table.source));
@@ -224,7 +261,10 @@ fn chunk_query(table: &TableSchema, after: Option<&[Value]>, upper: Option<&[Val
     if !conditions.is_empty() {
         sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
     }
-    sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", keys.join(", ")));
+    sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
+    if let Some(limit) = limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
     sql
 }
 
@@ -257,11 +297,11 @@ mod tests {
         };
         let (one, two) = ([Value::Int(1), Value::Int(2)], [Value::Int(3), Value::Int(4)]);
         assert_eq!(
-            chunk_query(&table, Some(&one), None, 10),
+            chunk_query(&table, Some(&one), None, Some(10)),
             "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > 1) OR (`a` = 1 AND `b` > 2)) ORDER BY `a`, `b` LIMIT 10"
         );
         assert_eq!(
-            chunk_query(&table, Some(&one), Some(&two), 10),
+            chunk_query(&table, Some(&one), Some(&two), Some(10)),
             "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > 1) OR (`a` = 1 AND `b` > 2)) \
              AND ((`a` < 3) OR (`a` = 3 AND `b` <= 4)) ORDER BY `a`, `b` LIMIT 10"
         );
