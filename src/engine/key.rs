@@ -141,7 +141,11 @@ fn is_decimal_text(d: &str) -> bool {
 /// `(k1, …, kn) op (v1, …, vn)` spelt out as `(k1 op v1) OR (k1 = v1 AND k2 op v2) …`, so every
 /// server uses the key's range scan; `last` is the operator on the last column (`>` with `>`
 /// is "after", `<` with `<=` is "up to and including").
-pub fn tuple_predicate(table: &TableSchema, key: &[Value], op: &str, last: &str) -> String {
+///
+/// Values of integer columns are bound (`?`, pushed to `params`): an integer binds exactly, and
+/// a table keyed by integers then reads every chunk through one prepared statement. Every
+/// other kind is a literal of its own kind ([`push_literal`]).
+pub fn tuple_predicate(table: &TableSchema, key: &[Value], op: &str, last: &str, params: &mut Vec<mysql_async::Value>) -> String {
     let columns: Vec<&Column> = table.key.iter().map(|&i| &table.columns[i]).collect();
     let mut terms = Vec::with_capacity(columns.len());
     for i in 0..columns.len() {
@@ -161,7 +165,17 @@ pub fn tuple_predicate(table: &TableSchema, key: &[Value], op: &str, last: &str)
             term.push(' ');
             term.push_str(operator);
             term.push(' ');
-            push_literal(&mut term, column, &key[j]);
+            match (&column.kind, &key[j]) {
+                (ColumnKind::Int { .. }, Value::Int(n)) => {
+                    term.push('?');
+                    params.push(mysql_async::Value::Int(*n));
+                }
+                (ColumnKind::Int { .. }, Value::UInt(n)) => {
+                    term.push('?');
+                    params.push(mysql_async::Value::UInt(*n));
+                }
+                (_, value) => push_literal(&mut term, column, value),
+            }
         }
         term.push(')');
         terms.push(term);
@@ -342,9 +356,11 @@ mod tests {
             key: vec![0, 1],
             ..Default::default()
         };
+        let mut params = Vec::new();
         assert_eq!(
-            tuple_predicate(&table, &[Value::Enum(1, "zeta".into()), Value::Int(7)], ">", ">"),
-            "((`e` > 1) OR (`e` = 1 AND `id` > 7))"
+            tuple_predicate(&table, &[Value::Enum(1, "zeta".into()), Value::Int(7)], ">", ">", &mut params),
+            "((`e` > 1) OR (`e` = 1 AND `id` > ?))"
         );
+        assert_eq!(params, [mysql_async::Value::Int(7)], "integers are bound");
     }
 }

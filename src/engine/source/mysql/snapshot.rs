@@ -123,8 +123,8 @@ impl Snapshot {
     pub async fn scan<'a>(&'a mut self, table: &'a TableSchema) -> SyncResult<Scan<'a>> {
         let ctx = |e: mysql_async::Error| classify(&e).context(format!("read `{}`", table.source));
         self.conn.query_drop("SET SESSION net_write_timeout = 86400").await.map_err(ctx)?;
-        let sql = chunk_query(table, None, None, None);
-        let result = self.conn.exec_iter(sql, ()).await.map_err(ctx)?;
+        let (sql, params) = chunk_query(table, None, None, None);
+        let result = self.conn.exec_iter(sql, params).await.map_err(ctx)?;
         Ok(Scan { table, result })
     }
 
@@ -216,12 +216,12 @@ pub async fn read_range(
     upper: Option<&[Value]>,
     limit: usize,
 ) -> SyncResult<Vec<Row>> {
-    let sql = chunk_query(table, after, upper, Some(limit));
-    // No parameters: the key bounds are literals of each column's own kind (`key`), which the
-    // server compares as it orders the column. Still the binary protocol, so values decode
-    // exactly as typed.
+    let (sql, params) = chunk_query(table, after, upper, Some(limit));
+    // The key bounds are bound integers or literals of each column's own kind (`key`), which
+    // the server compares as it orders the column; a table keyed by integers reads every chunk
+    // through one prepared statement. The binary protocol, so values decode exactly as typed.
     let rows: Vec<mysql_async::Row> = conn
-        .exec(sql, ())
+        .exec(sql, params)
         .await
         .map_err(|e| classify(&e).context(format!("read a chunk of `{}`", table.source)))?;
     rows.into_iter().map(|row| decode_row(table, row)).collect()
@@ -243,7 +243,13 @@ fn decode_row(table: &TableSchema, mut row: mysql_async::Row) -> SyncResult<Row>
 }
 
 /// `SELECT cols FROM t [WHERE filter AND key > after [AND key <= upper]] ORDER BY key [LIMIT n]`.
-fn chunk_query(table: &TableSchema, after: Option<&[Value]>, upper: Option<&[Value]>, limit: Option<usize>) -> String {
+fn chunk_query(
+    table: &TableSchema,
+    after: Option<&[Value]>,
+    upper: Option<&[Value]>,
+    limit: Option<usize>,
+) -> (String, Vec<mysql_async::Value>) {
+    let mut params = Vec::new();
     let cols: Vec<String> = table.columns.iter().map(key::select_expr).collect();
     let keys: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
     let mut sql = format!("SELECT {} FROM {}", cols.join(", "), quote_table(&table.source));
@@ -253,10 +259,10 @@ fn chunk_query(table: &TableSchema, after: Option<&[Value]>, upper: Option<&[Val
         conditions.push(filter.sql());
     }
     if let Some(after) = after {
-        conditions.push(key::tuple_predicate(table, after, ">", ">"));
+        conditions.push(key::tuple_predicate(table, after, ">", ">", &mut params));
     }
     if let Some(upper) = upper {
-        conditions.push(key::tuple_predicate(table, upper, "<", "<="));
+        conditions.push(key::tuple_predicate(table, upper, "<", "<=", &mut params));
     }
     if !conditions.is_empty() {
         sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
@@ -265,7 +271,7 @@ fn chunk_query(table: &TableSchema, after: Option<&[Value]>, upper: Option<&[Val
     if let Some(limit) = limit {
         sql.push_str(&format!(" LIMIT {limit}"));
     }
-    sql
+    (sql, params)
 }
 
 #[cfg(test)]
@@ -296,14 +302,22 @@ mod tests {
             ..Default::default()
         };
         let (one, two) = ([Value::Int(1), Value::Int(2)], [Value::Int(3), Value::Int(4)]);
+        use mysql_async::Value::Int;
         assert_eq!(
             chunk_query(&table, Some(&one), None, Some(10)),
-            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > 1) OR (`a` = 1 AND `b` > 2)) ORDER BY `a`, `b` LIMIT 10"
+            (
+                "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) ORDER BY `a`, `b` LIMIT 10".into(),
+                vec![Int(1), Int(1), Int(2)]
+            )
         );
         assert_eq!(
             chunk_query(&table, Some(&one), Some(&two), Some(10)),
-            "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > 1) OR (`a` = 1 AND `b` > 2)) \
-             AND ((`a` < 3) OR (`a` = 3 AND `b` <= 4)) ORDER BY `a`, `b` LIMIT 10"
+            (
+                "SELECT `a`, `b`, `v` FROM `d`.`t` WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) \
+                 AND ((`a` < ?) OR (`a` = ? AND `b` <= ?)) ORDER BY `a`, `b` LIMIT 10"
+                    .into(),
+                vec![Int(1), Int(1), Int(2), Int(3), Int(3), Int(4)]
+            )
         );
     }
 }
