@@ -712,23 +712,21 @@ impl<S: Sink> Pipeline<S> {
                             // after creating it and before the next checkpoint finds it its own
                             // (and replays the CREATE from the position before it), not a table
                             // new to the task that lags behind the source's shape.
-                            checkpoint.tables.entry(table.source.to_string()).or_default().done = true;
+                            // Followed from its creation: nothing to copy after a restart,
+                            // and nothing kept from an earlier table of that name.
+                            checkpoint.tables.insert(
+                                table.source.to_string(),
+                                TableProgress {
+                                    done: true,
+                                    ..Default::default()
+                                },
+                            );
                             self.sink.apply(&[], checkpoint).await?;
                         }
                         self.sink.apply_ddl(&change).await?;
                         self.metrics.ddl_applied.inc();
                         let name = change.table().source.to_string();
                         match &change {
-                            // Followed from its creation: nothing to copy after a restart.
-                            SchemaChange::Create(_) => {
-                                checkpoint.tables.insert(
-                                    name,
-                                    TableProgress {
-                                        done: true,
-                                        ..Default::default()
-                                    },
-                                );
-                            }
                             SchemaChange::Drop(_) => {
                                 checkpoint.tables.remove(&name);
                             }
