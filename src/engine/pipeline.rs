@@ -707,6 +707,14 @@ impl<S: Sink> Pipeline<S> {
                             recopy.push(table);
                             continue;
                         }
+                        // A CREATE replayed after a restart, the table recorded as the
+                        // task's own before it was made: the destination table has the shape
+                        // this statement gave it, which a later incarnation on the source (the
+                        // catalog Ferry reads now) need not have. It is used as it is; the DDL
+                        // further on in the binlog brings it level, and rows of the earlier
+                        // incarnation are skipped (`binlog`).
+                        let replayed_create =
+                            matches!(&change, SchemaChange::Create(t) if checkpoint.tables.contains_key(&t.source.to_string()));
                         if let SchemaChange::Create(table) = &change {
                             // The table is the task's own before it exists: a worker that stops
                             // after creating it and before the next checkpoint finds it its own
@@ -723,7 +731,12 @@ impl<S: Sink> Pipeline<S> {
                             );
                             self.sink.apply(&[], checkpoint).await?;
                         }
-                        self.sink.apply_ddl(&change).await?;
+                        match &change {
+                            SchemaChange::Create(table) if replayed_create => {
+                                self.sink.prepare(std::slice::from_ref(table), Existing::Owned).await?;
+                            }
+                            _ => self.sink.apply_ddl(&change).await?,
+                        }
                         self.metrics.ddl_applied.inc();
                         let name = change.table().source.to_string();
                         match &change {
