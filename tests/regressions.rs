@@ -41,6 +41,7 @@ regression!(
     replayed_add_column_default,
     replayed_drop_column_table_replaced,
     char_nopad_key_padding,
+    replayed_rows_before_drop_column,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

@@ -18,14 +18,14 @@
 mod schema;
 pub use schema::check_compatible;
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use mysql_async::{Conn, TxOpts, prelude::Queryable};
 
 use super::{Existing, Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
     checkpoint::Checkpoint,
-    event::{ChangeEvent, Row, Value},
+    event::{ChangeEvent, Row, TableId, Value},
     key,
     mysql_conn::{Endpoint, classify, push_sql_literal, quote_ident, quote_table},
     retry::{ErrorClass, SyncError, SyncResult},
@@ -48,6 +48,12 @@ pub struct MysqlSink {
     /// How to run one statement in a non-strict session on this destination (learnt at the
     /// first connection).
     relaxed: Relaxed,
+    /// Destination tables with a NOT NULL column without a default that the source's columns
+    /// (as Ferry knows them now) lack: a column the source dropped further on in the binlog than
+    /// a replay has come, which the replayed rows cannot fill. Rows go to them without strict
+    /// mode (the column gets its type's implicit default) until the DDL that removes the column
+    /// is replayed.
+    lenient: HashSet<TableId>,
 }
 
 /// How the destination runs a single statement without strict mode: the ENUM error value (index
@@ -90,7 +96,23 @@ impl MysqlSink {
             epoch: 0,
             conflicting: Existing::Check,
             relaxed: Relaxed::default(),
+            lenient: HashSet::new(),
         }
+    }
+
+    /// Learns whether `tables` need lenient writes ([`MysqlSink::lenient`]).
+    async fn learn_lenient(&mut self, tables: &[&TableSchema]) -> SyncResult<()> {
+        for &table in tables {
+            let conn = self.conn().await?;
+            let unfillable = schema::unfillable_columns(conn, table).await?;
+            if unfillable.is_empty() {
+                self.lenient.remove(&table.target);
+            } else {
+                tracing::info!(table = %table.target, columns = %unfillable.join(", "), "destination columns the source no longer has and rows cannot fill (NOT NULL without a default): written with their implicit default until the DDL that drops them is replayed");
+                self.lenient.insert(table.target.clone());
+            }
+        }
+        Ok(())
     }
 
     async fn conn(&mut self) -> SyncResult<&mut Conn> {
@@ -132,7 +154,7 @@ impl MysqlSink {
             self.apply_lanes(batch).await?;
             Vec::new()
         } else {
-            statements(&net_effect(writes(batch)), self.relaxed)
+            statements(&net_effect(writes(batch)), self.relaxed, &self.lenient)
         };
         let task = self.task.clone();
         let epoch = self.epoch;
@@ -180,9 +202,10 @@ impl MysqlSink {
         let checkpoint_table = format!("{}.ferry_checkpoint", quote_ident(&self.checkpoint_db));
         let (task, epoch) = (self.task.as_str(), self.epoch);
         let relaxed = self.relaxed;
+        let lenient = &self.lenient;
         let lanes = self.lane_conns.iter_mut().zip(per_lane).filter(|(_, w)| !w.is_empty());
         let results = futures::future::join_all(lanes.map(|(conn, w)| {
-            let sql = statements(&w, relaxed);
+            let sql = statements(&w, relaxed, lenient);
             let checkpoint_table = checkpoint_table.clone();
             async move {
                 let mut tx = conn
@@ -232,15 +255,34 @@ impl Sink for MysqlSink {
         if matches!(existing, Existing::Check | Existing::AsIs) {
             self.conflicting = existing;
         }
-        let conn = self.conn().await?;
-        let result = schema::prepare_tables(conn, tables, existing).await;
+        let result = async {
+            let conn = self.conn().await?;
+            let created = schema::prepare_tables(conn, tables, existing).await?;
+            let tables: Vec<&TableSchema> = tables.iter().map(Arc::as_ref).collect();
+            self.learn_lenient(&tables).await?;
+            Ok(created)
+        }
+        .await;
         result.map_err(|e| self.on_error(e))
     }
 
     async fn apply_ddl(&mut self, change: &SchemaChange) -> SyncResult<()> {
         let conflicting = self.conflicting;
-        let conn = self.conn().await?;
-        let result = schema::apply_ddl(conn, change, conflicting).await;
+        let result = async {
+            let conn = self.conn().await?;
+            schema::apply_ddl(conn, change, conflicting).await?;
+            match change {
+                SchemaChange::Drop(table) => {
+                    self.lenient.remove(&table.target);
+                }
+                other if self.lenient.contains(&other.table().target) || matches!(other, SchemaChange::Create(_)) => {
+                    self.learn_lenient(&[other.table()]).await?;
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+        .await;
         result.map_err(|e| self.on_error(e))
     }
 
@@ -273,7 +315,7 @@ type Statement = String;
 
 /// Statements for `writes`, merging runs of the same kind on the same table, each at most
 /// [`MAX_STATEMENT_BYTES`] long.
-fn statements(writes: &[Planned<'_>], relaxed: Relaxed) -> Vec<Statement> {
+fn statements(writes: &[Planned<'_>], relaxed: Relaxed, lenient: &HashSet<TableId>) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut i = 0;
     while i < writes.len() {
@@ -293,7 +335,11 @@ fn statements(writes: &[Planned<'_>], relaxed: Relaxed) -> Vec<Statement> {
         if is_upsert {
             // Rows holding the ENUM error value go in statements of their own, run without
             // strict mode; every other row keeps the strict session's protection.
-            let (odd, plain): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| r.iter().any(|v| matches!(v, Value::Enum(0, _))));
+            let (odd, plain): (Vec<&Row>, Vec<&Row>) = if lenient.contains(&table.target) {
+                (rows, Vec::new())
+            } else {
+                rows.iter().partition(|r| r.iter().any(|v| matches!(v, Value::Enum(0, _))))
+            };
             upsert(table, &plain, &mut statements);
             let at = statements.len();
             upsert(table, &odd, &mut statements);
@@ -460,7 +506,7 @@ mod tests {
             ev(&t, RowChange::Delete { before: row(1, 11) }),
             ev(&t, RowChange::Insert { after: row(1, 12) }),
         ];
-        let sqls = statements(&net_effect(writes(&batch)), Relaxed::SetStatement);
+        let sqls = statements(&net_effect(writes(&batch)), Relaxed::SetStatement, &HashSet::new());
         assert_eq!(
             sqls,
             vec![
@@ -490,7 +536,7 @@ mod tests {
                 },
             ),
         ];
-        let sqls = statements(&net_effect(writes(&batch)), Relaxed::SetStatement);
+        let sqls = statements(&net_effect(writes(&batch)), Relaxed::SetStatement, &HashSet::new());
         assert_eq!(sqls.len(), 2, "{sqls:?}");
         assert!(
             sqls[0].starts_with("INSERT INTO `d`.`t``x` (`id`, `v`) VALUES (1,'a')"),
@@ -559,7 +605,7 @@ mod tests {
                 },
             ),
         ];
-        let sqls = statements(&writes(&batch), Relaxed::SetStatement);
+        let sqls = statements(&writes(&batch), Relaxed::SetStatement, &HashSet::new());
         assert_eq!(sqls.len(), 4, "{sqls:?}");
         assert!(
             sqls[0].starts_with(

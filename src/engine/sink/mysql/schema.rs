@@ -13,6 +13,25 @@ use crate::engine::{
     sink::Existing,
 };
 
+/// Columns of `table`'s destination table that Ferry does not write (the source's columns as
+/// Ferry knows them lack them) and that a row cannot leave out in strict mode: NOT NULL, no
+/// default, not generated or AUTO_INCREMENT.
+pub async fn unfillable_columns(conn: &mut Conn, table: &TableSchema) -> SyncResult<Vec<String>> {
+    let required: Vec<String> = conn
+        .exec(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+             AND IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL AND EXTRA NOT LIKE '%auto_increment%' \
+             AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION",
+            (table.target.database.as_str(), table.target.table.as_str()),
+        )
+        .await
+        .map_err(|e| classify(&e).context(format!("inspect destination table `{}`", table.target)))?;
+    Ok(required
+        .into_iter()
+        .filter(|name| !table.columns.iter().any(|c| c.target.eq_ignore_ascii_case(name)))
+        .collect())
+}
+
 /// Creates missing destination tables and checks existing ones.
 pub async fn prepare_tables(
     conn: &mut Conn,
