@@ -180,7 +180,10 @@ impl<S: Sink> Pipeline<S> {
                 Err(e) => return Err(e),
             }
             tracing::info!(table = %table.source, "copying the table again, into its emptied destination table");
+            // The task's own again, not copied yet: a run that stops before its copy starts
+            // (a DDL between discovery and the snapshot, say) finds it unstarted, not new.
             checkpoint.left.remove(&table.source.to_string());
+            checkpoint.tables.insert(table.source.to_string(), TableProgress::default());
         }
         // A table the selection covers again but the source no longer has was dropped while it
         // was out: its destination table goes too (with dropTable).
