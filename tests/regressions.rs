@@ -42,6 +42,9 @@ regression!(
     replayed_drop_column_table_replaced,
     char_nopad_key_padding,
     replayed_rows_before_drop_column,
+    add_column_during_interrupted_copy,
+    listed_table_dropped,
+    whole_database_emptied,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

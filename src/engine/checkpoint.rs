@@ -50,6 +50,12 @@ pub struct Checkpoint {
     /// ADD COLUMN) is put here too, and copied again the same way at the next run.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub left: std::collections::BTreeSet<String>,
+    /// Tables `objects` names that the task followed until the source dropped them (a DROP
+    /// TABLE, a CREATE OR REPLACE that failed): the source not having one is expected, and a
+    /// later CREATE of it is followed. A listed table the task never knew and the source does
+    /// not have stays an error (a misspelt name).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub dropped: std::collections::BTreeSet<String>,
 }
 
 impl Checkpoint {

@@ -71,7 +71,11 @@ impl<S: Sink> Pipeline<S> {
         let (flavor, version) = source::detect_flavor(&self.source).await?;
         tracing::info!(source = %self.source, %version, ?flavor, "connected to the source");
         let mut conn = self.source.connect().await?;
-        let discovered = source::schema::discover(&mut conn, &self.task.selection).await?;
+        let source::schema::Discovery {
+            tables: discovered,
+            missing,
+            empty,
+        } = source::schema::discover_present(&mut conn, &self.task.selection).await?;
         let retention = source::binlog_retention(&mut conn).await;
         self.metrics.binlog_retention_seconds.set(retention.unwrap_or(0) as i64);
         let _ = conn.disconnect().await;
@@ -82,6 +86,28 @@ impl<S: Sink> Pipeline<S> {
             .set(discovered.iter().map(|d| d.rows_estimated as i64).sum());
 
         let mut checkpoint = self.sink.claim(&self.task.key).await?;
+        // A table `objects` names that the source does not have is a mistake in the spec,
+        // unless the task knows it: one it followed until the source dropped it (a DROP
+        // TABLE, a CREATE OR REPLACE that failed), maybe while the worker was down. Such a
+        // table is followed again when the source creates it.
+        let known =
+            |name: &str| checkpoint.tables.contains_key(name) || checkpoint.dropped.contains(name) || checkpoint.left.contains(name);
+        if let Some(table) = missing.iter().find(|t| !known(&t.to_string())) {
+            return Err(source::schema::missing_table(table));
+        }
+        // A database selected whole that has no table: a mistake before the task starts; once
+        // it runs, its tables may all have been dropped, and the ones created are followed.
+        for database in &empty {
+            if checkpoint.position.is_none() {
+                return Err(source::schema::empty_database(database));
+            }
+            tracing::warn!(%database, "the source database has no tables (or does not exist): tables created in it are followed");
+        }
+        for table in &missing {
+            if checkpoint.dropped.contains(&table.to_string()) {
+                tracing::info!(table = %table, "the table is not on the source (dropped): it is followed again when created");
+            }
+        }
         // Tables whose source columns grew without the task following (addColumn off) keep the
         // columns they had.
         let tables: Vec<Arc<TableSchema>> = tables
@@ -101,13 +127,38 @@ impl<S: Sink> Pipeline<S> {
         } else {
             Existing::Check
         };
+        // A table whose copy was interrupted while the source changed its columns (ADD COLUMN
+        // during the full sync, then a restart) is copied again from a new snapshot, into its
+        // emptied destination table, as a table that comes back to `objects`: the rows already
+        // copied lack the new columns, and rows deleted on the source since are only in the
+        // binlog before that snapshot, which is not replayed for a table copied from it.
+        for table in &tables {
+            let name = table.source.to_string();
+            let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            let Some(progress) = checkpoint.tables.get(&name) else {
+                continue;
+            };
+            if progress.done || progress.slices.is_empty() || progress.copy_columns == columns {
+                continue;
+            }
+            tracing::info!(table = %name, "the table's columns changed during its copy: copying it again");
+            checkpoint.tables.remove(&name);
+            checkpoint.left.insert(name);
+        }
         // Selection changes: a table that left `objects` loses its progress (remembered as left);
         // one that comes back is copied again, into its emptied destination table — changes
         // made while it was out never reached the destination.
         let selected: std::collections::BTreeSet<String> = tables.iter().map(|t| t.source.to_string()).collect();
         let leaving: Vec<String> = checkpoint.tables.keys().filter(|k| !selected.contains(*k)).cloned().collect();
         for name in &leaving {
-            tracing::info!(table = %name, "the table left the task's objects: its progress is dropped");
+            let listed = name
+                .split_once('.')
+                .is_some_and(|(database, table)| self.task.selection.table(database, table).is_some());
+            if listed {
+                tracing::info!(table = %name, "the table is no longer on the source (dropped while the worker was down): its progress is dropped");
+            } else {
+                tracing::info!(table = %name, "the table left the task's objects: its progress is dropped");
+            }
             checkpoint.tables.remove(name);
             checkpoint.left.insert(name.clone());
         }
@@ -202,15 +253,27 @@ impl<S: Sink> Pipeline<S> {
                     ),
                     ..Default::default()
                 };
-                tracing::info!(table = %name, "the table was dropped on the source while it was out of the task's objects: dropping it in the destination");
+                tracing::info!(table = %name, "the table was dropped on the source while it was out of the task or the worker was down: dropping it in the destination");
                 self.sink.apply_ddl(&SchemaChange::Drop(Arc::new(dropped))).await?;
             }
             gone.push(name.clone());
         }
         for name in &gone {
             checkpoint.left.remove(name);
+            if name
+                .split_once('.')
+                .is_some_and(|(database, table)| self.task.selection.table(database, table).flatten().is_some())
+            {
+                checkpoint.dropped.insert(name.clone());
+            }
         }
-        if !leaving.is_empty() || !returning.is_empty() || !gone.is_empty() {
+        // A dropped table the source has again was created while the worker was down: it is
+        // a table new to the task (copied), and no longer expected to be missing.
+        let recreated: Vec<String> = selected.iter().filter(|n| checkpoint.dropped.contains(*n)).cloned().collect();
+        for name in &recreated {
+            checkpoint.dropped.remove(name);
+        }
+        if !leaving.is_empty() || !returning.is_empty() || !gone.is_empty() || !recreated.is_empty() {
             self.sink.apply(&[], &checkpoint).await?;
         }
         tracing::info!(task = %self.task.key, position = ?checkpoint.position.as_ref().map(ToString::to_string), full_done = checkpoint.full_done, "claimed the task");
@@ -265,9 +328,11 @@ impl<S: Sink> Pipeline<S> {
     /// the snapshot can look like one before it: that only costs a restart).
     async fn ensure_unchanged_since_discovery(&self, tables: &[Arc<TableSchema>], checkpoint: &Checkpoint) -> SyncResult<()> {
         let mut conn = self.source.connect().await?;
-        let again = source::schema::discover(&mut conn, &self.task.selection).await;
+        // Listed tables the source does not have were accepted at discovery; one dropped
+        // since is missing from `again` and counts as a change.
+        let again = source::schema::discover_present(&mut conn, &self.task.selection).await;
         let _ = conn.disconnect().await;
-        let again = again?;
+        let again = again?.tables;
         let shape = |t: &TableSchema| -> (Vec<(String, String, bool)>, Vec<usize>) {
             (
                 t.columns
@@ -335,36 +400,7 @@ impl<S: Sink> Pipeline<S> {
         let limit = self.task.batch_rows;
         let readers = self.task.snapshot_readers;
 
-        // A table whose copy was interrupted while the source changed its columns (ADD COLUMN
-        // during the full sync) is copied again from the start, after the destination got the
-        // new columns: the rows already copied lack them, and no binlog event will fill them.
         let mut sliced = false;
-        for table in tables {
-            let name = table.source.to_string();
-            let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-            let Some(progress) = checkpoint.tables.get_mut(&name) else {
-                continue;
-            };
-            if progress.done || progress.slices.is_empty() || progress.copy_columns == columns {
-                continue;
-            }
-            tracing::info!(table = %name, "the table's columns changed during its copy: copying it again");
-            let added: Vec<(usize, Option<String>)> = (0..table.columns.len())
-                .filter(|&i| !progress.copy_columns.contains(&table.columns[i].name))
-                .map(|i| (i, None))
-                .collect();
-            checkpoint.tables.remove(&name);
-            if !added.is_empty() {
-                self.sink
-                    .apply_ddl(&SchemaChange::AddColumns {
-                        table: table.clone(),
-                        added,
-                    })
-                    .await?;
-            }
-            sliced = true;
-        }
-
         // Tables visited for the first time get their key ranges, stored before any row.
         for (table, &estimate) in tables.iter().zip(estimates) {
             let name = table.source.to_string();
@@ -725,6 +761,7 @@ impl<S: Sink> Pipeline<S> {
                             // new to the task that lags behind the source's shape.
                             // Followed from its creation: nothing to copy after a restart,
                             // and nothing kept from an earlier table of that name.
+                            checkpoint.dropped.remove(&table.source.to_string());
                             checkpoint.tables.insert(
                                 table.source.to_string(),
                                 TableProgress {
@@ -745,6 +782,12 @@ impl<S: Sink> Pipeline<S> {
                         match &change {
                             SchemaChange::Drop(_) => {
                                 checkpoint.tables.remove(&name);
+                                // A table `objects` names is not on the source from here on:
+                                // a restart expects that.
+                                let source = &change.table().source;
+                                if self.task.selection.table(&source.database, &source.table).flatten().is_some() {
+                                    checkpoint.dropped.insert(name);
+                                }
                             }
                             SchemaChange::KeepColumns(table) => {
                                 checkpoint.tables.entry(name).or_default().columns =

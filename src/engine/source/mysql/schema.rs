@@ -154,12 +154,59 @@ fn build_catalog((tables, columns, indexes): CatalogRows) -> Catalog {
     }
 }
 
+/// What the source has of the tables the selection names.
+#[derive(Clone, Debug, Default)]
+pub struct Discovery {
+    /// The selected tables the source has.
+    pub tables: Vec<DiscoveredTable>,
+    /// Tables `objects` lists by name that the source does not have.
+    pub missing: Vec<TableId>,
+    /// Databases selected whole that have no table (or do not exist).
+    pub empty: Vec<String>,
+}
+
+impl Discovery {
+    /// The tables, or a definite error naming the first listed table (or whole database)
+    /// the source does not have.
+    pub fn strict(self) -> SyncResult<Vec<DiscoveredTable>> {
+        if let Some(database) = self.empty.first() {
+            return Err(empty_database(database));
+        }
+        if let Some(table) = self.missing.first() {
+            return Err(missing_table(table));
+        }
+        Ok(self.tables)
+    }
+}
+
+/// The error for a database selected whole that has no table.
+pub fn empty_database(database: &str) -> SyncError {
+    SyncError::definite(
+        format!("source database `{database}` has no tables or does not exist"),
+        "check spec.objects[].database against the source",
+    )
+}
+
+/// The error for a table `objects` lists that the source does not have.
+pub fn missing_table(table: &TableId) -> SyncError {
+    SyncError::definite(
+        format!("source table `{}`.`{}` does not exist", table.database, table.table),
+        "check spec.objects[].tables[].name against the source (names are case-sensitive)",
+    )
+}
+
 /// Discovers every table the selection names. Fails with a definite error naming the table
 /// when a listed table or column does not exist, a table has no usable key, a type is
 /// unsupported, or a filter names a column that is not synchronised.
 pub async fn discover(conn: &mut Conn, selection: &Selection) -> SyncResult<Vec<DiscoveredTable>> {
+    discover_present(conn, selection).await?.strict()
+}
+
+/// Discovers the selected tables the source has, and names the listed ones it does not have
+/// (a running task's table may have been dropped since); other errors are as [`discover`]'s.
+pub async fn discover_present(conn: &mut Conn, selection: &Selection) -> SyncResult<Discovery> {
     let mut catalog = catalog(conn, &selection.databases(), None).await?;
-    let mut out = Vec::new();
+    let mut out = Discovery::default();
     for database in selection.databases() {
         let object = selection
             .object(database)
@@ -170,24 +217,19 @@ pub async fn discover(conn: &mut Conn, selection: &Selection) -> SyncResult<Vec<
             Some(specs) => specs.iter().map(|s| s.name.as_str()).collect(),
         };
         if object.tables.is_none() && all.is_empty() {
-            return Err(SyncError::definite(
-                format!("source database `{database}` has no tables or does not exist"),
-                "check spec.objects[].database against the source",
-            ));
+            out.empty.push(database.to_string());
         }
         for name in wanted {
             let Some(row) = all.iter().find(|t| t.1 == name) else {
-                return Err(SyncError::definite(
-                    format!("source table `{database}`.`{name}` does not exist"),
-                    "check spec.objects[].tables[].name against the source (names are case-sensitive)",
-                ));
+                out.missing.push(TableId::new(database, name));
+                continue;
             };
             let key = (database.to_string(), name.to_string());
             let all_columns = catalog.columns.remove(&key).unwrap_or_default();
             let indexes = catalog.indexes.remove(&key).unwrap_or_default();
             let mut schema = build_schema(selection, database, name, all_columns, &indexes)?;
             schema.non_transactional = row.3 != "YES";
-            out.push(DiscoveredTable {
+            out.tables.push(DiscoveredTable {
                 schema,
                 rows_estimated: row.2.unwrap_or(0),
             });
