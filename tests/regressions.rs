@@ -45,6 +45,7 @@ regression!(
     add_column_during_interrupted_copy,
     listed_table_dropped,
     whole_database_emptied,
+    add_column_during_interrupted_copy_ignore,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

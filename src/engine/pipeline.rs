@@ -138,7 +138,7 @@ impl<S: Sink> Pipeline<S> {
             let Some(progress) = checkpoint.tables.get(&name) else {
                 continue;
             };
-            if progress.done || progress.slices.is_empty() || progress.copy_columns == columns {
+            if !self.task.spec.sync_types.full || progress.done || progress.slices.is_empty() || progress.copy_columns == columns {
                 continue;
             }
             tracing::info!(table = %name, "the table's columns changed during its copy: copying it again");
@@ -151,10 +151,10 @@ impl<S: Sink> Pipeline<S> {
         let selected: std::collections::BTreeSet<String> = tables.iter().map(|t| t.source.to_string()).collect();
         let leaving: Vec<String> = checkpoint.tables.keys().filter(|k| !selected.contains(*k)).cloned().collect();
         for name in &leaving {
-            let listed = name
+            let still_selected = name
                 .split_once('.')
                 .is_some_and(|(database, table)| self.task.selection.table(database, table).is_some());
-            if listed {
+            if still_selected {
                 tracing::info!(table = %name, "the table is no longer on the source (dropped while the worker was down): its progress is dropped");
             } else {
                 tracing::info!(table = %name, "the table left the task's objects: its progress is dropped");
@@ -222,7 +222,18 @@ impl<S: Sink> Pipeline<S> {
             // The destination table is this task's own: emptied, or made anew when its shape
             // no longer fits the source's.
             match self.sink.prepare(std::slice::from_ref(table), fresh).await {
-                Ok(_) => self.sink.apply_ddl(&SchemaChange::Truncate(table.clone())).await?,
+                Ok(_) => {
+                    self.sink.apply_ddl(&SchemaChange::Truncate(table.clone())).await?;
+                    // A destination used as it is (Lindorm, `conflictingTables: ignore`) may
+                    // lack columns the source added while the table was out or its copy was
+                    // interrupted: the copy writes every column. Only missing ones are added.
+                    self.sink
+                        .apply_ddl(&SchemaChange::AddColumns {
+                            table: table.clone(),
+                            added: (0..table.columns.len()).map(|i| (i, None)).collect(),
+                        })
+                        .await?;
+                }
                 Err(e) if e.class == ErrorClass::Definite => {
                     tracing::info!(table = %table.target, reason = %e, "re-creating the destination table of a table that came back");
                     self.sink.apply_ddl(&SchemaChange::Drop(table.clone())).await?;
