@@ -46,6 +46,8 @@ regression!(
     listed_table_dropped,
     whole_database_emptied,
     add_column_during_interrupted_copy_ignore,
+    add_column_default_backslash_quote,
+    lane_lock_contention,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

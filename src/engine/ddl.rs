@@ -569,8 +569,13 @@ fn split_top_level(list: &str) -> Vec<String> {
     let mut current = String::new();
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
+    // Inside '…' and "…" a backslash escapes the next character (`'it\'s'`), as the server
+    // reads statements without NO_BACKSLASH_ESCAPES.
+    let mut escaped = false;
     for c in list.chars() {
         match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some('\'' | '"'), '\\') => escaped = true,
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"' | '`') => quote = Some(c),
@@ -767,6 +772,34 @@ mod tests {
         );
     }
 
+    /// Fuzzer finding: a backslash-escaped quote in a DEFAULT ended the string early when the
+    /// alterations were cut at commas, so `ADD …, DROP …` read as one unparsable ADD.
+    #[test]
+    fn backslash_escaped_quotes_do_not_end_a_string() {
+        let ops = parse(
+            r"ALTER TABLE d.t ADD COLUMN c VARCHAR(9) NOT NULL DEFAULT 'a\', b\\' AFTER k, DROP COLUMN e",
+            "d",
+        );
+        let t = TableId::new("d", "t");
+        assert_eq!(
+            ops,
+            vec![
+                DdlOp::AddColumns {
+                    table: t.clone(),
+                    columns: vec![AddedColumn {
+                        name: "c".into(),
+                        default: Some(r"'a\', b\\'".into()),
+                        position: ColumnPosition::After("k".into()),
+                        computed: false,
+                    }],
+                },
+                DdlOp::DropColumns {
+                    table: t,
+                    columns: vec!["e".into()],
+                },
+            ]
+        );
+    }
     #[test]
     fn classifies_the_rest() {
         let t = TableId::new("d", "t");

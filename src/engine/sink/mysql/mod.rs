@@ -151,8 +151,20 @@ impl MysqlSink {
 
     async fn apply_inner(&mut self, batch: &[ChangeEvent], checkpoint: &Checkpoint) -> SyncResult<()> {
         let statements = if self.lanes > 1 && batch.len() > 1 {
-            self.apply_lanes(batch).await?;
-            Vec::new()
+            match self.apply_lanes(batch).await {
+                Ok(()) => Vec::new(),
+                // Lanes are transactions of their own on the same tables; InnoDB's gap and
+                // next-key locks can deadlock them (a delete of an absent key against an insert
+                // next to it), and a replay would meet the same locks again. This batch is then
+                // written in one transaction with its checkpoint: what some lanes committed is
+                // written again, idempotently, and nothing can contend.
+                Err(LaneFailure::Contended(e)) => {
+                    tracing::info!(error = %e.message, events = batch.len(), "lanes contended for locks; writing the batch in one transaction");
+                    self.lane_conns.clear();
+                    statements(&net_effect(writes(batch)), self.relaxed, &self.lenient)
+                }
+                Err(LaneFailure::Failed(e)) => return Err(e),
+            }
         } else {
             statements(&net_effect(writes(batch)), self.relaxed, &self.lenient)
         };
@@ -188,7 +200,7 @@ impl MysqlSink {
 
 impl MysqlSink {
     /// Writes `batch` over the lanes, each in its own transaction, all committed on return.
-    async fn apply_lanes(&mut self, batch: &[ChangeEvent]) -> SyncResult<()> {
+    async fn apply_lanes(&mut self, batch: &[ChangeEvent]) -> Result<(), LaneFailure> {
         // Text keys compare by their collation here: keys the destination holds as one row
         // take one lane (see `key`).
         let per_lane = spread(net_effect(writes(batch)), self.lanes, true);
@@ -221,26 +233,56 @@ impl MysqlSink {
                     .map_err(|e| classify(&e).context("check the fencing epoch"))?;
                 if current != Some(epoch) {
                     let _ = tx.rollback().await;
-                    return Err(schema::fenced(task, epoch));
+                    return Err(schema::fenced(task, epoch).into());
                 }
                 for sql in sql {
-                    tx.query_drop(&sql)
-                        .await
-                        .map_err(|e| classify(&e).context(format!("apply `{}`", first_words(&sql))))?;
+                    if let Err(e) = tx.query_drop(&sql).await {
+                        let lock = lock_conflict(&e);
+                        let e = classify(&e).context(format!("apply `{}`", first_words(&sql)));
+                        return Err(if lock { LaneFailure::Contended(e) } else { LaneFailure::Failed(e) });
+                    }
                 }
-                tx.commit().await.map_err(|e| classify(&e).context("commit a lane transaction"))
+                tx.commit().await.map_err(|e| {
+                    let lock = lock_conflict(&e);
+                    let e = classify(&e).context("commit a lane transaction");
+                    if lock { LaneFailure::Contended(e) } else { LaneFailure::Failed(e) }
+                })
             }
         }))
         .await;
-        // A definite error wins over a retryable one: a fenced worker must stop, not retry.
-        let mut failure: Option<SyncError> = None;
+        // A definite error wins over a retryable one: a fenced worker must stop, not retry;
+        // any other failure wins over contention, which only asks for the batch again.
+        let rank = |f: &LaneFailure| match f {
+            LaneFailure::Failed(e) if e.class == ErrorClass::Definite => 2,
+            LaneFailure::Failed(_) => 1,
+            LaneFailure::Contended(_) => 0,
+        };
+        let mut failure: Option<LaneFailure> = None;
         for e in results.into_iter().filter_map(Result::err) {
-            if failure.as_ref().is_none_or(|f| f.class != ErrorClass::Definite) {
+            if failure.as_ref().is_none_or(|f| rank(&e) > rank(f)) {
                 failure = Some(e);
             }
         }
         failure.map_or(Ok(()), Err)
     }
+}
+
+/// Why writing a batch over the lanes failed.
+enum LaneFailure {
+    /// A lane met a deadlock or a lock wait timeout: the batch can be written in one transaction.
+    Contended(SyncError),
+    Failed(SyncError),
+}
+
+impl From<SyncError> for LaneFailure {
+    fn from(e: SyncError) -> Self {
+        LaneFailure::Failed(e)
+    }
+}
+
+/// A deadlock (1213) or lock wait timeout (1205).
+fn lock_conflict(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(s) if s.code == 1213 || s.code == 1205)
 }
 
 /// Session settings of every destination connection: UTC so TIMESTAMP values land exactly;
