@@ -124,7 +124,7 @@ fn composite() -> TableSchema {
     let text = ColumnKind::Text { charset: "utf8mb4".into() };
     TableSchema {
         source: TableId::new("shop", "lines"),
-        target: TableId::new("shop_ns", "order`lines"),
+        target: TableId::new("shop_ns", "order-lines.v2"),
         columns: vec![
             column(
                 "order_id",
@@ -142,6 +142,22 @@ fn composite() -> TableSchema {
     }
 }
 
+/// Documentation pages the statements follow (docs/lindorm.md lists them with versions).
+const CREATE_DATABASE: &str = "https://www.alibabacloud.com/help/en/doc-detail/342954.html";
+const CREATE_TABLE: &str = "https://www.alibabacloud.com/help/en/lindorm/developer-reference/the-create-table";
+const QUOTAS: &str = "https://www.alibabacloud.com/help/en/lindorm/product-overview/quotas-and-limits";
+const DATA_TYPES: &str = "https://www.alibabacloud.com/help/en/lindorm/developer-reference/basic-data-types";
+const UPSERT: &str = "https://www.alibabacloud.com/help/en/doc-detail/216804.html";
+const DELETE: &str = "https://help.aliyun.com/en/lindorm/developer-reference/the-delete";
+const LEXICAL: &str = "https://help.aliyun.com/en/lindorm/developer-reference/lexical-structure";
+const ESCAPES: &str = "https://help.aliyun.com/document_detail/2593172.html";
+const DYNAMIC_COLUMNS: &str = "https://help.aliyun.com/document_detail/409604.htm";
+const TIME_ZONE: &str = "https://www.alibabacloud.com/help/en/lindorm/user-guide/how-to-set-the-time-zone-for-a-connection";
+const JSON: &str = "https://help.aliyun.com/en/lindorm/developer-reference/json-data-type";
+const DTS: &str =
+    "https://www.alibabacloud.com/help/en/dts/user-guide/synchronize-data-from-a-polardb-for-mysql-cluster-to-a-lindorm-instance";
+const ALTER_TABLE: &str = "https://help.aliyun.com/en/lindorm/developer-reference/the-alter-table";
+
 fn render() -> String {
     let quote_only = Dialect::default();
     let backslash = Dialect {
@@ -151,30 +167,144 @@ fn render() -> String {
     let table = every_type();
     let lines = composite();
     let mut out = String::new();
-    let mut push = |title: &str, sql: String| {
-        out.push_str(&format!("-- {title}\n{sql};\n\n"));
+    let mut push = |title: &str, sources: &[(&str, &str)], sql: String| {
+        out.push_str(&format!("-- {title}\n"));
+        for (what, page) in sources {
+            out.push_str(&format!("--   {what}: {page}\n"));
+        }
+        out.push_str(&format!("{sql};\n\n"));
     };
-    push("namespace", dialect::create_database("shop_ns"));
+    push(
+        "namespace",
+        &[
+            ("CREATE DATABASE IF NOT EXISTS (LindormTable 2.2.16+)", CREATE_DATABASE),
+            ("namespace names: 4-16 of A-Z a-z 0-9 _ -", QUOTAS),
+            ("backtick-quoted identifiers", LEXICAL),
+        ],
+        dialect::create_database("shop_ns"),
+    );
     push(
         "create table: every mapped type",
+        &[
+            ("CREATE TABLE IF NOT EXISTS … PRIMARY KEY(…)", CREATE_TABLE),
+            (
+                "types: TINYINT SMALLINT INTEGER BIGINT, BIGINT UNSIGNED (the one unsigned type), FLOAT DOUBLE DECIMAL(p<=38,s) VARCHAR VARBINARY DATE TIMESTAMP",
+                DATA_TYPES,
+            ),
+            ("JSON (LindormTable 2.6.2+, not in a key)", JSON),
+        ],
         dialect::create_table(Dialect::default(), &table).expect("maps"),
     );
     push(
-        "create table: composite key, quoted names",
+        "create table: composite key; table names of A-Z a-z 0-9 _ - . (not first)",
+        &[
+            ("CREATE TABLE, `.` in a table name", CREATE_TABLE),
+            ("table names, at most 5 key columns and 2 KB of key values", QUOTAS),
+        ],
         dialect::create_table(Dialect::default(), &lines).expect("maps"),
     );
     let edge = edge_row();
     let nulls = null_row();
-    for sql in dialect::upsert(quote_only, &table, &[&edge, &nulls], 1_700_000_000_123).expect("literals") {
-        push("upsert batch: every literal form (session without backslash escapes)", sql);
+    let literals: &[(&str, &str)] = &[
+        (
+            "UPSERT INTO t (cols) VALUES (…), (…): at most 2,000 rows and 64 MB a request, no version hint",
+            UPSERT,
+        ),
+        ("request limits", QUOTAS),
+        ("integers; DECIMAL as digits; FLOAT and DOUBLE in scientific notation", DATA_TYPES),
+        ("single-quoted strings", LEXICAL),
+        ("VARBINARY as a hexadecimal string ('ef0011')", DYNAMIC_COLUMNS),
+        (
+            "DATE 'yyyy-mm-dd'; TIMESTAMP as epoch milliseconds (independent of the session's time zone)",
+            TIME_ZONE,
+        ),
+        ("JSON as its text", JSON),
+        ("empty VARBINARY written as NULL, as DTS does", DTS),
+    ];
+    let mut sources = literals.to_vec();
+    sources.push((
+        "a quote doubled: a session without backslash escapes whose probe read '' as one quote (inferred: the pages document only backslash escapes)",
+        ESCAPES,
+    ));
+    for sql in dialect::upsert(quote_only, &table, &[&edge, &nulls]).expect("literals") {
+        push(
+            "upsert batch: every literal form (session without backslash escapes)",
+            &sources,
+            sql,
+        );
     }
-    for sql in dialect::upsert(backslash, &table, &[&edge], 1_700_000_000_124).expect("literals") {
-        push("upsert: same row, session with backslash escapes", sql);
+    let mut sources = literals.to_vec();
+    sources.push(("\\' and \\\\ (Lindorm SQL 2.8.4.8+, unless NO_BACKSLASH_ESCAPES)", ESCAPES));
+    for sql in dialect::upsert(backslash, &table, &[&edge]).expect("literals") {
+        push("upsert: same row, session with backslash escapes", &sources, sql);
     }
     let key = vec![Value::UInt(42), Value::Text("SKU-'1'".into()), Value::Int(3)];
     push(
-        "delete: every key column by equality",
-        dialect::delete(quote_only, &lines, &key, 1_700_000_000_125).expect("key"),
+        "delete: every key column by equality, no hint (the grammar takes none; the tombstone has the server's time)",
+        &[("DELETE FROM t WHERE <every key column> = …", DELETE)],
+        dialect::delete(quote_only, &lines, &key).expect("key"),
+    );
+    let mut binary = composite();
+    binary.columns[1].kind = ColumnKind::Binary;
+    binary.columns[1].column_type = "varbinary(16)".into();
+    push(
+        "delete: a binary key column, as a hexadecimal string",
+        &[("DELETE", DELETE), ("VARBINARY as a hexadecimal string", DYNAMIC_COLUMNS)],
+        dialect::delete(
+            quote_only,
+            &binary,
+            &vec![Value::UInt(42), Value::Bytes(vec![0xef, 0x00, 0x11]), Value::Null],
+        )
+        .expect("key"),
+    );
+    push(
+        "add column: type only (no DEFAULT, NOT NULL or FIRST/AFTER)",
+        &[
+            ("ALTER TABLE … ADD COLUMN c type", ALTER_TABLE),
+            ("DEFAULT stripped as DTS does", DTS),
+        ],
+        {
+            let mut t = composite();
+            t.columns.push(column(
+                "note",
+                ColumnKind::Text { charset: "utf8mb4".into() },
+                "varchar(20)",
+                true,
+                3,
+            ));
+            dialect::add_columns(Dialect::default(), &t, &[3]).expect("maps")
+        },
+    );
+    push(
+        "checkpoint table: strongly consistent, so reads see acknowledged writes and ON DUPLICATE KEY can claim",
+        &[
+            (
+                "WITH (CONSISTENCY='strong') (inferred spelling of the documented table option)",
+                CREATE_TABLE,
+            ),
+            ("CONSISTENCY and ON DUPLICATE KEY", UPSERT),
+        ],
+        dialect::create_checkpoint_table(Dialect::default(), "ferry"),
+    );
+    push(
+        "checkpoint claim: a compare-and-set on (task, epoch)",
+        &[(
+            "INSERT … ON DUPLICATE KEY ERROR (LindormTable 2.7.8+, CONSISTENCY='strong' tables only)",
+            UPSERT,
+        )],
+        dialect::claim_checkpoint(Dialect::default(), "ferry", ["default/t", "00ab", "{}"], 3, 1_700_000_000_000).expect("quotes"),
+    );
+    push(
+        "checkpoint row: the claiming worker's own row",
+        &[("UPSERT", UPSERT)],
+        dialect::checkpoint_row(
+            Dialect::default(),
+            "ferry",
+            ["default/t", "00ab", "{\"position\":null}"],
+            3,
+            1_700_000_000_001,
+        )
+        .expect("quotes"),
     );
     out
 }
@@ -200,15 +330,25 @@ fn upsert_batches_stay_within_lindorm_request_limits() {
         .map(|i| vec![Value::UInt(i), Value::Text(format!("s{i}")), Value::Int(1)])
         .collect();
     let refs: Vec<&Vec<Value>> = rows.iter().collect();
-    let statements = dialect::upsert(Dialect::default(), &table, &refs, 1).expect("literals");
+    let statements = dialect::upsert(Dialect::default(), &table, &refs).expect("literals");
     let counts: Vec<usize> = statements.iter().map(|s| s.matches("), (").count() + 1).collect();
     assert_eq!(counts, vec![2000, 2000, 500]);
     let big = "x".repeat(1 << 20);
+    let mut wide = composite();
+    wide.columns
+        .push(column("doc", ColumnKind::Text { charset: "utf8mb4".into() }, "longtext", true, 3));
     let rows: Vec<Vec<Value>> = (0..130u64)
-        .map(|i| vec![Value::UInt(i), Value::Text(big.clone()), Value::Int(1)])
+        .map(|i| {
+            vec![
+                Value::UInt(i),
+                Value::Text(format!("s{i}")),
+                Value::Int(1),
+                Value::Text(big.clone()),
+            ]
+        })
         .collect();
     let refs: Vec<&Vec<Value>> = rows.iter().collect();
-    let statements = dialect::upsert(Dialect::default(), &table, &refs, 1).expect("literals");
+    let statements = dialect::upsert(Dialect::default(), &wide, &refs).expect("literals");
     assert!(statements.len() >= 3, "130 MiB of rows must take at least three requests");
     assert!(
         statements.iter().all(|s| s.len() <= dialect::MAX_BYTES),
@@ -250,6 +390,110 @@ fn keys_lindorm_cannot_hold_are_refused() {
     all_key.key = vec![0, 1, 2];
     let err = dialect::create_table(Dialect::default(), &all_key).expect_err("no non-key column");
     assert!(err.contains("at least one non-key column"), "{err}");
+}
+
+/// A name Lindorm cannot hold — a table of a whole-database selection with a backtick, a
+/// column with one, a namespace of 3 characters — is refused at table creation, each named
+/// with the setting that renames it; nothing is escaped.
+#[test]
+fn names_lindorm_cannot_hold_are_refused_by_name() {
+    let mut table = composite();
+    table.target = TableId::new("abc", "order`lines");
+    table.columns[2].target = "q`ty".into();
+    let err = dialect::create_table(Dialect::default(), &table).expect_err("refused");
+    assert!(
+        err.contains("namespace `abc` is not a valid Lindorm namespace (4 to 16 characters"),
+        "{err}"
+    );
+    assert!(err.contains("set spec.objects[].targetName"), "{err}");
+    assert!(
+        err.contains("table name `order`lines` is not a valid Lindorm table name (1 to 255 characters from A-Z a-z 0-9 _ - ."),
+        "{err}"
+    );
+    assert!(err.contains("spec.objects[].tables[].targetName"), "{err}");
+    assert!(err.contains("column name `q`ty` is not a valid Lindorm column name"), "{err}");
+    assert!(err.contains("columnMapping"), "{err}");
+    for ok in ["order-lines.v2", "T_1", "a"] {
+        assert!(dialect::is_table_name(ok), "{ok}");
+    }
+    for bad in [".x", "-x", "a b", "a`b", "ü", ""] {
+        assert!(!dialect::is_table_name(bad), "{bad}");
+    }
+    assert!(!dialect::is_table_name(&"t".repeat(256)));
+}
+
+/// Key values above 2 KB and non-key values above 2 MB are refused before the statement is
+/// built, naming the table's key and the columns; a declared key that can exceed 2 KB is
+/// measured for the precheck.
+#[test]
+fn rows_over_lindorms_size_limits_are_refused_with_key_and_columns() {
+    let mut table = composite();
+    table.columns[1].column_type = "varchar(1000)".into();
+    let long_key = vec![Value::UInt(1), Value::Text("é".repeat(1100)), Value::Int(1)];
+    let err = dialect::upsert(Dialect::default(), &table, &[&long_key]).expect_err("key over 2 KB");
+    assert!(err.contains("the key (order_id=UInt(1), sku=Text(\"éééé"), "{err}");
+    assert!(
+        err.contains(
+            "is 2208 bytes; Lindorm allows at most 2048 bytes of primary key values (key columns `order_id` (8 bytes), `sku` (2200 bytes))"
+        ),
+        "{err}"
+    );
+    let err = dialect::delete(Dialect::default(), &table, &long_key).expect_err("key over 2 KB");
+    assert!(err.contains("2208 bytes"), "{err}");
+    let fits = vec![Value::UInt(1), Value::Text("é".repeat(1020)), Value::Int(1)];
+    assert!(dialect::upsert(Dialect::default(), &table, &[&fits]).is_ok(), "2,048 bytes fit");
+
+    let mut wide = composite();
+    wide.columns
+        .push(column("doc", ColumnKind::Text { charset: "utf8mb4".into() }, "longtext", true, 3));
+    let big = vec![
+        Value::UInt(7),
+        Value::Text("k".into()),
+        Value::Int(1),
+        Value::Text("x".repeat((2 << 20) + 1)),
+    ];
+    let err = dialect::upsert(Dialect::default(), &wide, &[&big]).expect_err("values over 2 MB");
+    assert!(
+        err.contains("has 2097161 bytes of non-key values; Lindorm allows at most 2097152"),
+        "{err}"
+    );
+    assert!(err.contains("`doc` (2097153 bytes)"), "{err}");
+
+    assert_eq!(dialect::declared_key_bytes(&table), Some(8 + 4000));
+    let mut short = composite();
+    short.columns[1].column_type = "varchar(32)".into();
+    assert_eq!(dialect::declared_key_bytes(&short), Some(8 + 128));
+}
+
+/// `SHOW INDEX` answers name Lindorm's index tables by INDEX_TYPE (SECONDARY, SEARCH); a
+/// MariaDB stand-in's BTREE indexes are none of them. Immutable tables with index tables
+/// cannot take Ferry's updates and deletes; MUTABLE_LATEST (the default) and MUTABLE_ALL can.
+#[test]
+fn index_tables_of_immutable_tables_are_reported() {
+    let header: Vec<String> = ["TABLE_SCHEMA", "DATA_TABLE", "INDEX_NAME", "INDEX_STATE", "INDEX_TYPE"]
+        .map(String::from)
+        .to_vec();
+    let rows = vec![
+        vec!["ns".into(), "t".into(), "idx_v".into(), "ACTIVE".into(), "SECONDARY".into()],
+        vec!["ns".into(), "t".into(), "s1".into(), "ACTIVE".into(), "SEARCH".into()],
+    ];
+    let indexes = dialect::lindorm_indexes(&header, &rows);
+    assert_eq!(indexes, vec!["idx_v (SECONDARY)", "s1 (SEARCH)"]);
+    let maria: Vec<String> = ["Table", "Non_unique", "Key_name", "Index_type"].map(String::from).to_vec();
+    assert!(dialect::lindorm_indexes(&maria, &[vec!["t".into(), "0".into(), "PRIMARY".into(), "BTREE".into()]]).is_empty());
+    let problem = dialect::mutability_problem(&indexes, Some("IMMUTABLE_ROWS")).expect("immutable");
+    assert!(
+        problem.contains("idx_v (SECONDARY), s1 (SEARCH)") && problem.contains("MUTABILITY IMMUTABLE_ROWS"),
+        "{problem}"
+    );
+    assert!(dialect::mutability_problem(&indexes, Some("IMMUTABLE")).is_some());
+    assert_eq!(dialect::mutability_problem(&indexes, Some("MUTABLE_LATEST")), None);
+    assert_eq!(dialect::mutability_problem(&indexes, Some("mutable_all")), None);
+    assert_eq!(dialect::mutability_problem(&[], Some("IMMUTABLE")), None, "no index tables");
+    assert_eq!(
+        dialect::show_mutability(&composite()),
+        "SHOW TABLE VARIABLES FROM `shop_ns`.`order-lines.v2` LIKE 'MUTABILITY'"
+    );
 }
 
 #[test]
@@ -299,7 +543,7 @@ fn add_column_strips_default_and_position() {
     let added = [ordinal, ordinal + 1];
     assert_eq!(
         dialect::add_columns(Dialect::default(), &table, &added).expect("maps"),
-        "ALTER TABLE `shop_ns`.`order``lines` ADD COLUMN `col` INTEGER, ADD COLUMN `note` VARCHAR"
+        "ALTER TABLE `shop_ns`.`order-lines.v2` ADD COLUMN `col` INTEGER, ADD COLUMN `note` VARCHAR"
     );
     table
         .columns
@@ -323,7 +567,7 @@ fn decimal_mismatch_names_column_and_precisions() {
     let err = check_decimals(&table, &existing).expect_err("mismatch");
     assert_eq!(
         err.message,
-        "DECIMAL precision mismatch in destination table `shop_ns.order`lines`: column `price` is DECIMAL(12,2) in the source and DECIMAL(10,2) in the destination"
+        "DECIMAL precision mismatch in destination table `shop_ns.order-lines.v2`: column `price` is DECIMAL(12,2) in the source and DECIMAL(10,2) in the destination"
     );
     assert!(err.remedy.as_deref().unwrap_or_default().contains("DECIMAL(precision,scale)"));
     assert!(check_decimals(&table, &[("price".into(), "decimal(12,2)".into())]).is_ok());

@@ -238,7 +238,22 @@ async fn each_item_fails_and_passes_against_a_real_server() {
         "",
     );
     expect(&precheck(&lindorm_ok), "bitColumns", "Passed", "no BIT");
+    expect(&precheck(&lindorm_ok), "lindormKeySize", "Passed", "every key fits");
+    expect(&precheck(&lindorm_ok), "lindormNames", "Passed", "naming rules");
     src.exec("DROP TABLE app.flags").await;
+
+    // Lindorm's names and key size: a table name with a backtick, a key that can exceed 2 KB.
+    src.exec("CREATE TABLE app.`we``ird` (id INT PRIMARY KEY, v INT); CREATE TABLE app.wide (k VARCHAR(600) PRIMARY KEY, v INT)")
+        .await;
+    let report = precheck(&lindorm);
+    expect(
+        &report,
+        "lindormNames",
+        "Failed",
+        "table name `we`ird` is not a valid Lindorm table name",
+    );
+    expect(&report, "lindormKeySize", "Failed", "`app.wide` (key k: up to 2400 bytes)");
+    src.exec("DROP TABLE app.`we``ird`, app.wide").await;
 
     // An existing destination table: a DECIMAL of another precision always fails; other
     // differences fail under conflictingTables: precheckError only.

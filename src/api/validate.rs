@@ -4,6 +4,7 @@
 use std::{fmt, time::Duration};
 
 use super::{DestinationKind, SyncTaskSpec, parse_duration};
+use crate::engine::sink::lindorm::dialect as lindorm_dialect;
 
 /// A spec that passed validation, with its derived settings.
 #[derive(Clone, Debug)]
@@ -72,19 +73,21 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
     );
     if spec.destination.kind == DestinationKind::Lindorm {
         need(
-            is_lindorm_namespace(&spec.destination.checkpoint_database),
+            lindorm_dialect::is_namespace(&spec.destination.checkpoint_database),
             format!(
-                "spec.destination.checkpointDatabase `{}` is not a valid Lindorm namespace: {LINDORM_NAMESPACE_RULE}",
-                spec.destination.checkpoint_database
+                "spec.destination.checkpointDatabase `{}` is not a valid Lindorm namespace: {}",
+                spec.destination.checkpoint_database,
+                lindorm_dialect::NAMESPACE_RULE
             ),
         );
         for (i, object) in spec.objects.iter().enumerate() {
             let target = object.target_name.as_deref().unwrap_or(&object.database);
             need(
-                is_lindorm_namespace(target),
+                lindorm_dialect::is_namespace(target),
                 format!(
-                    "spec.objects[{i}]: destination namespace `{target}` is not a valid Lindorm namespace: {LINDORM_NAMESPACE_RULE}; \
-                     set targetName"
+                    "spec.objects[{i}]: destination namespace `{target}` is not a valid Lindorm namespace: {}; \
+                     set targetName",
+                    lindorm_dialect::NAMESPACE_RULE
                 ),
             );
         }
@@ -149,13 +152,25 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
                     }
                 }
             }
-            if spec.destination.kind == DestinationKind::Lindorm
-                && let Some(name) = &table.target_name
-            {
-                need(
-                    is_lindorm_table(name),
-                    format!("{at}.targetName `{name}` is not a valid Lindorm table name: {LINDORM_TABLE_RULE}"),
-                );
+            if spec.destination.kind == DestinationKind::Lindorm {
+                if let Some(name) = &table.target_name {
+                    need(
+                        lindorm_dialect::is_table_name(name),
+                        format!(
+                            "{at}.targetName `{name}` is not a valid Lindorm table name: {}",
+                            lindorm_dialect::TABLE_NAME_RULE
+                        ),
+                    );
+                }
+                for to in table.column_mapping.iter().flat_map(|m| m.values()) {
+                    need(
+                        lindorm_dialect::is_column_name(to),
+                        format!(
+                            "{at}.columnMapping target `{to}` is not a valid Lindorm column name: {}",
+                            lindorm_dialect::COLUMN_NAME_RULE
+                        ),
+                    );
+                }
             }
         }
     }
@@ -265,26 +280,6 @@ pub fn listed_tables(spec: &SyncTaskSpec) -> (usize, bool) {
 /// Most tables in a task that renames tables or columns (DTS's rule).
 pub const MAX_RENAMED_TABLES: usize = 1000;
 
-const LINDORM_TABLE_RULE: &str = "1 to 255 characters from A-Z a-z 0-9 _ - .";
-
-/// Lindorm's table-name rule (docs/lindorm.md).
-fn is_lindorm_table(name: &str) -> bool {
-    (1..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        && !name.starts_with(['.', '-'])
-}
-
-const LINDORM_NAMESPACE_RULE: &str = "4 to 16 characters from A-Z a-z 0-9 _ -, not `lindorm`, `default` or `global`";
-
-/// Lindorm's namespace rule (docs/lindorm.md).
-fn is_lindorm_namespace(name: &str) -> bool {
-    (4..=16).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && !["lindorm", "default", "global"].contains(&name.to_ascii_lowercase().as_str())
-}
-
 fn window(problems: &mut Vec<String>, field: &str, text: &str, min: u64, max: u64) -> Option<Duration> {
     match parse_duration(text) {
         Ok(d) if (min * 60..=max * 60).contains(&d.as_secs()) => Some(d),
@@ -362,6 +357,37 @@ mod tests {
         assert!(validate("ns", "t", &s).is_ok());
         s.destination.kind = DestinationKind::Cassandra;
         assert!(validate("ns", "t", &s).is_err());
+    }
+
+    /// Lindorm documents no way to quote a backtick in a name, and table names take only
+    /// `A-Z a-z 0-9 _ - .`: such names are refused before anything runs, with the setting.
+    #[test]
+    fn lindorm_names_it_cannot_hold_are_refused_by_name() {
+        let mut s = spec();
+        s.destination.kind = DestinationKind::Lindorm;
+        s.objects[0].target_name = Some("app_ns".into());
+        s.objects[0].tables = Some(vec![TableSpec {
+            name: "lines".into(),
+            target_name: Some("order`lines".into()),
+            columns: Some(vec!["qty".into()]),
+            column_mapping: Some([("qty".to_string(), "q`ty".to_string())].into()),
+            ..Default::default()
+        }]);
+        let err = validate("ns", "t", &s).expect_err("bad names").to_string();
+        assert!(
+            err.contains("spec.objects[0].tables[0].targetName `order`lines` is not a valid Lindorm table name"),
+            "{err}"
+        );
+        assert!(
+            err.contains("spec.objects[0].tables[0].columnMapping target `q`ty` is not a valid Lindorm column name"),
+            "{err}"
+        );
+        s.objects[0].target_name = Some("app".into());
+        let err = validate("ns", "t", &s).expect_err("3-character namespace").to_string();
+        assert!(
+            err.contains("destination namespace `app` is not a valid Lindorm namespace: 4 to 16 characters"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -267,8 +267,10 @@ pub struct ChangeEvent {
     /// Source commit time, seconds since the epoch (0 for snapshot rows).
     pub commit_ts: u32,
     /// Version in milliseconds, strictly increasing in source order; snapshot rows carry the
-    /// task's base version, older than every binlog event. Wide-column sinks write it as the
-    /// cell timestamp, so a replayed or late event never overwrites newer data.
+    /// task's base version, older than every binlog event. For a wide-column sink that can
+    /// stamp both its writes and its deletes with it, so a replayed or late event never
+    /// overwrites newer data. The Lindorm sink does not use it: Lindorm's DELETE takes no
+    /// version, so its writes take the server's time (see `sink::lindorm`).
     pub version: i64,
 }
 

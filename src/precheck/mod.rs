@@ -37,6 +37,8 @@ pub async fn run(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint
                 items.push(ensure_binlog_not_filtered(&mut conn, task).await);
                 if task.spec.destination.kind == DestinationKind::Lindorm {
                     items.push(ensure_no_bit_columns(found));
+                    items.push(ensure_lindorm_names(found));
+                    items.push(ensure_lindorm_key_size(found));
                 }
             }
             items.push(ensure_no_online_ddl_tables(&mut conn, task).await);
@@ -401,6 +403,57 @@ fn ensure_no_bit_columns(tables: &[DiscoveredTable]) -> PrecheckItem {
     }
 }
 
+/// Every destination name fits Lindorm's rules (namespaces, tables, columns).
+fn ensure_lindorm_names(tables: &[DiscoveredTable]) -> PrecheckItem {
+    let problems: Vec<String> = tables
+        .iter()
+        .filter_map(|t| {
+            lindorm_sink::dialect::check_names(&t.schema)
+                .err()
+                .map(|e| format!("`{}`: {e}", t.schema.source))
+        })
+        .collect();
+    if problems.is_empty() {
+        passed("lindormNames", false, "every destination name fits Lindorm's naming rules".into())
+    } else {
+        failed("lindormNames", false, problems.join("; "))
+    }
+}
+
+/// Keys whose declared types can exceed Lindorm's 2 KB of primary-key values. Ignorable: the
+/// values may stay short; a row whose key does exceed it stops the task before it is written.
+fn ensure_lindorm_key_size(tables: &[DiscoveredTable]) -> PrecheckItem {
+    let limit = lindorm_sink::dialect::MAX_KEY_BYTES;
+    let large: Vec<String> = tables
+        .iter()
+        .filter_map(|t| {
+            let bytes = lindorm_sink::dialect::declared_key_bytes(&t.schema)?;
+            (bytes > limit).then(|| {
+                let columns: Vec<&str> = t.schema.key.iter().map(|&k| t.schema.columns[k].name.as_str()).collect();
+                format!("`{}` (key {}: up to {bytes} bytes)", t.schema.source, columns.join(", "))
+            })
+        })
+        .collect();
+    if large.is_empty() {
+        passed(
+            "lindormKeySize",
+            true,
+            format!("every key fits Lindorm's {limit} bytes of primary-key values"),
+        )
+    } else {
+        failed(
+            "lindormKeySize",
+            true,
+            format!(
+                "keys whose declared types can exceed Lindorm's {limit} bytes of primary-key values: {}. A row whose key does \
+                 exceed it stops the task before anything of its batch is written. Remedy: shorten the key columns on the source, \
+                 or add lindormKeySize to spec.precheck.ignore if the stored values stay short",
+                large.join(", ")
+            ),
+        )
+    }
+}
+
 /// Helper tables of online schema change tools: a migration in flight ends with a RENAME swap,
 /// which stops a task that synchronises the table.
 /// No selected table is the child of a foreign key with a cascading action: the rows such an
@@ -651,8 +704,17 @@ async fn ensure_destination_tables(
     let as_is = task.spec.conflicting_tables == ConflictingTables::Ignore;
     let mut decimals = Vec::new();
     let mut conflicts = Vec::new();
+    let mut immutable = Vec::new();
+    let mut unread = Vec::new();
     for t in tables {
         let schema = &t.schema;
+        if lindorm && let Ok((indexes, mutability)) = lindorm_sink::index_mutability(conn, schema).await {
+            if let Some(problem) = lindorm_sink::dialect::mutability_problem(&indexes, mutability.as_deref()) {
+                immutable.push(format!("`{}` {problem}", schema.target));
+            } else if !indexes.is_empty() && mutability.is_none() {
+                unread.push(schema.target.to_string());
+            }
+        }
         let existing: Vec<(String, String, String)> = if lindorm {
             lindorm_sink::describe(conn, schema)
                 .await
@@ -703,6 +765,36 @@ async fn ensure_destination_tables(
             ),
         )
     }];
+    if lindorm {
+        items.push(if !immutable.is_empty() {
+            failed(
+                "lindormIndexMutability",
+                true,
+                format!(
+                    "{}. Remedy: ALTER TABLE <table> SET 'MUTABILITY' = 'MUTABLE_LATEST' on each, or add lindormIndexMutability to \
+                     spec.precheck.ignore if the task only inserts (spec.objects[].operations)",
+                    immutable.join("; ")
+                ),
+            )
+        } else if !unread.is_empty() {
+            item(
+                "lindormIndexMutability",
+                PrecheckResult::Warning,
+                true,
+                format!(
+                    "tables with index tables whose MUTABILITY the destination did not report (SHOW TABLE VARIABLES needs \
+                     LindormTable 2.6.3+): {}. They must not be IMMUTABLE or IMMUTABLE_ROWS, since Ferry updates and deletes rows",
+                    unread.join(", ")
+                ),
+            )
+        } else {
+            passed(
+                "lindormIndexMutability",
+                true,
+                "no existing destination table has index tables that ignore updates and deletes".into(),
+            )
+        });
+    }
     items.push(if conflicts.is_empty() {
         passed(
             "conflictingTables",

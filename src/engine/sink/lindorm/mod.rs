@@ -1,35 +1,56 @@
 //! The `lindorm` sink: LindormTable (the wide table engine) through Lindorm SQL over the MySQL
 //! protocol. Statement text comes from [`dialect`]; this module owns the connections, the
-//! session probe, the order of writes and the checkpoint.
+//! session probe, the order and pace of writes and the checkpoint.
 //!
-//! Lindorm has no multi-row transactions, so a batch cannot commit with its checkpoint. Instead
-//! every write is idempotent and versioned: an upsert or delete carries `_l_ts_` = the version
-//! the engine derived from the event's source order, which is reproduced exactly when a batch
-//! is replayed from the checkpoint. Data is written first, the checkpoint after every lane has
-//! finished; a crash in between replays writes that land with the same versions and change
-//! nothing.
+//! **Versions.** Lindorm keeps a version (a millisecond timestamp) on every cell and reads the
+//! newest. An UPSERT may choose its version (`_l_ts_`), but the DELETE grammar takes no hint:
+//! a delete's tombstone has the server's time, and data written with a later version is not
+//! removed by it (DELETE page). Versions chosen by Ferry would therefore have to agree with the
+//! server's clock, which Ferry cannot read: source commit times run hours behind a lagging
+//! task, minutes off a skewed source clock, and ahead of any clock above 1,000 events a second.
+//! So no write carries a hint, and every cell and tombstone has the server's write time. What
+//! keeps the result equal to the source is the order of writes in time:
+//! - every key's writes go through one lane, in source order, and a batch is reduced to each
+//!   key's net effect (one write per key: a full image, or a delete);
+//! - a batch starts only after every write of the one before has been acknowledged, and at
+//!   least [`WRITE_GAP`] later: the server's clock has then moved on by at least a
+//!   millisecond, so a re-insert after a delete is newer than the tombstone, and a write before
+//!   a delete is older than it — whichever way Lindorm treats a version equal to the delete's
+//!   time, which it does not document;
+//! - replaying batches after a restart writes them again, later, in the same order; like any
+//!   ordered replay of full images and deletes by key, it ends where the source is.
 //!
-//! The checkpoint lives in a Lindorm table, `<checkpointDatabase>.ferry_checkpoint`, keyed by
-//! (task, epoch): a worker claims the task by writing the row of the next epoch and only ever
-//! writes its own row, so a stale worker cannot overwrite a newer worker's checkpoint. Without
-//! compare-and-set, two workers claiming at the same instant could both take one epoch; the
-//! `owner` column (a random id per worker) tells them apart on the re-read, and every batch
-//! starts by checking that this worker still owns the newest epoch. Between that check and the
-//! batch's writes a newer worker may start; because both write the same events with the same
-//! versions, the overlap is harmless. The operator's Lease (one writer per task) removes even
-//! that window.
+//! `tests/lindorm_model.rs` checks this against a model of the documented semantics.
+//!
+//! Lindorm has no multi-row transactions, so a batch cannot commit with its checkpoint: data is
+//! written first, the checkpoint after every lane has finished; a crash in between replays the
+//! batch.
+//!
+//! **Checkpoint and claims.** The checkpoint lives in a Lindorm table,
+//! `<checkpointDatabase>.ferry_checkpoint`, created strongly consistent (`CONSISTENCY='strong'`),
+//! keyed by (task, epoch). A worker claims the task by inserting the row of the next epoch with
+//! a compare-and-set — `INSERT … ON DUPLICATE KEY ERROR` (LindormTable 2.7.8+, strong tables
+//! only) fails when another worker took that epoch first — and only ever writes its own row
+//! afterwards, so a stale worker cannot overwrite a newer worker's checkpoint. Where the
+//! server cannot run the compare-and-set (an older server, a checkpoint table created before
+//! Ferry made it strong), the claim is a plain write and a re-read, with a warning: two workers
+//! claiming in the same instant could then both believe they won until the next batch's check.
+//! Every batch starts by checking that this worker still owns the newest epoch. Between that
+//! check and the batch's writes a newer worker may start; the operator's Lease (one writer per
+//! task) closes that window.
 //!
 //! Connections are single `Conn`s, never pooled: Lindorm has no `COM_RESET_CONNECTION` (and no
 //! `COM_CHANGE_USER`), so nothing may reset them; statements use the text protocol only.
 
 pub mod dialect;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use mysql_async::{Conn, prelude::Queryable};
 
 use self::dialect::{Dialect, Escapes, Server};
 use super::{Planned, Sink, Write, net_effect, spread, writes};
+use crate::engine::retry::ErrorClass as Class;
 use crate::engine::{
     checkpoint::Checkpoint,
     event::{ChangeEvent, Row},
@@ -40,6 +61,12 @@ use crate::engine::{
 
 /// Largest statement Ferry sends, and so the client's packet limit (Lindorm's request limit).
 const MAX_PACKET: usize = 64 << 20;
+
+/// The least time between the acknowledgement of one batch's (or DDL's) last write and the
+/// next batch's first write: enough for the server's millisecond clock to move on, with room
+/// for a few milliseconds of difference between the servers a region may move between
+/// (inferred: Lindorm documents server write times, not how closely its servers agree).
+pub const WRITE_GAP: Duration = Duration::from_millis(5);
 
 /// Connection options for a Lindorm endpoint: the packet limit is given, not read from the
 /// server (`SELECT @@max_allowed_packet` is not documented for Lindorm).
@@ -59,6 +86,8 @@ pub struct LindormSink {
     epoch: i64,
     /// Random id of this worker, written with its claim.
     owner: String,
+    /// When the last write was acknowledged: the next one waits until [`WRITE_GAP`] after it.
+    last_write: Option<tokio::time::Instant>,
 }
 
 impl LindormSink {
@@ -74,7 +103,20 @@ impl LindormSink {
             task: String::new(),
             epoch: 0,
             owner: format!("{:016x}", rand::random::<u64>()),
+            last_write: None,
         }
+    }
+
+    /// Waits until the server's clock has moved past every write acknowledged so far.
+    async fn pace(&self) {
+        if let Some(last) = self.last_write {
+            tokio::time::sleep_until(last + WRITE_GAP).await;
+        }
+    }
+
+    /// Notes that every write sent so far has been acknowledged.
+    fn wrote(&mut self) {
+        self.last_write = Some(tokio::time::Instant::now());
     }
 
     /// Opens one connection and sets up its session: UTC where the server allows choosing
@@ -150,23 +192,49 @@ impl LindormSink {
     }
 
     async fn write_checkpoint(&mut self, state: &str) -> SyncResult<()> {
-        let d = self.dialect();
-        let verb = dialect::write_verb(d);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |t| t.as_millis() as i64);
-        let sql = format!(
-            "{verb} INTO {} (`task`, `epoch`, `owner`, `state`, `updated_at`) VALUES ({}, {}, {}, {}, {now})",
-            self.checkpoint_table(),
-            quote_plain(d, &self.task)?,
+        let sql = dialect::checkpoint_row(
+            self.dialect(),
+            &self.checkpoint_ns,
+            [&self.task, &self.owner, state],
             self.epoch,
-            quote_plain(d, &self.owner)?,
-            quote_plain(d, state)?,
-        );
+            now_millis(),
+        )
+        .map_err(|why| unwritable(&self.task, &why))?;
         self.conns[0]
             .query_drop(sql)
             .await
             .map_err(|e| classify(&e).context(format!("write the checkpoint of task {}", self.task)))
+    }
+
+    /// Claims `self.epoch` with a compare-and-set where the server has one (see the module
+    /// documentation), else by a plain write; the caller re-reads to confirm.
+    async fn claim_epoch(&mut self, state: &str) -> SyncResult<()> {
+        let sql = dialect::claim_checkpoint(
+            self.dialect(),
+            &self.checkpoint_ns,
+            [&self.task, &self.owner, state],
+            self.epoch,
+            now_millis(),
+        )
+        .map_err(|why| unwritable(&self.task, &why))?;
+        let Err(e) = self.conns[0].query_drop(sql).await else {
+            return Ok(());
+        };
+        let e = classify(&e);
+        if e.class == Class::Connection {
+            return Err(e.context(format!("claim the checkpoint of task {}", self.task)));
+        }
+        // Refused: either another worker holds the epoch, or the server cannot run the claim.
+        if self.checkpoint_rows().await?.iter().any(|(epoch, _, _)| *epoch == self.epoch) {
+            return Err(fenced(&self.task, self.epoch));
+        }
+        tracing::warn!(
+            error = %e.message,
+            "the destination refused the checkpoint claim's compare-and-set (INSERT … ON DUPLICATE KEY ERROR needs LindormTable 2.7.8+ \
+             and a checkpoint table with CONSISTENCY='strong'); claiming by a write and a re-read instead. To get the compare-and-set, \
+             set the table's CONSISTENCY to strong in Lindorm's cluster management system (Table Alter Manager)"
+        );
+        self.write_checkpoint(state).await
     }
 
     async fn claim_inner(&mut self, task: &str) -> SyncResult<Checkpoint> {
@@ -191,8 +259,7 @@ impl LindormSink {
         } else {
             let (newest, state) = rows.first().map_or((0, "{}".to_string()), |(e, _, s)| (*e, s.clone()));
             self.epoch = newest + 1;
-            self.write_checkpoint(&state).await?;
-            // Two workers claiming at once may both have written this epoch: the last write wins.
+            self.claim_epoch(&state).await?;
             self.check_fence().await?;
             // Rows of epochs before the previous one are no longer read.
             for (epoch, _, _) in rows.iter().skip(1) {
@@ -221,12 +288,9 @@ impl LindormSink {
     async fn apply_inner(&mut self, batch: &[ChangeEvent], checkpoint: &Checkpoint) -> SyncResult<()> {
         self.connect().await?;
         self.check_fence().await?;
-        let d = self.dialect();
-        let per_lane = spread(net_effect(writes(batch)), self.lanes, false);
-        let mut plans = Vec::with_capacity(self.lanes);
-        for lane in per_lane {
-            plans.push(plan(d, &lane)?);
-        }
+        // Planned before anything is written: a row Lindorm cannot hold stops the batch whole.
+        let plans = plan_batch(self.dialect(), batch, self.lanes)?;
+        self.pace().await;
         let results = futures::future::join_all(self.conns.iter_mut().zip(plans).filter(|(_, p)| !p.is_empty()).map(
             |(conn, statements)| async move {
                 for (sql, table) in statements {
@@ -241,6 +305,7 @@ impl LindormSink {
         if let Some(e) = results.into_iter().find_map(Result::err) {
             return Err(e);
         }
+        self.wrote();
         self.write_checkpoint(&checkpoint.to_json()).await
     }
 }
@@ -248,31 +313,38 @@ impl LindormSink {
 /// Name of the checkpoint table in the checkpoint namespace.
 pub const CHECKPOINT_TABLE: &str = "ferry_checkpoint";
 
-/// Statements of one lane, in order, each with its table for error messages: a run of upserts
-/// to one table (distinct keys: `writes` is a batch's net effect) becomes multi-row UPSERTs at
-/// the run's newest version; every delete is its own statement at its own version.
+/// The statements of a batch, per lane, in the order each lane sends them (each with its table
+/// for error messages): the batch's net effect spread over `lanes` by key. What
+/// [`LindormSink`]'s `apply` sends, between its fence check and its checkpoint.
+pub fn plan_batch(d: Dialect, batch: &[ChangeEvent], lanes: usize) -> SyncResult<Vec<Vec<(String, String)>>> {
+    spread(net_effect(writes(batch)), lanes.max(1), false)
+        .iter()
+        .map(|lane| plan(d, lane))
+        .collect()
+}
+
+/// Statements of one lane, in order: a run of upserts to one table (distinct keys: `writes` is
+/// a batch's net effect) becomes multi-row UPSERTs; every delete is its own statement.
 fn plan(d: Dialect, writes: &[Planned<'_>]) -> SyncResult<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < writes.len() {
-        let (table, first, version) = &writes[i];
+        let (table, first, _) = &writes[i];
         let named = table.target.to_string();
         if let Write::Delete(row) = first {
-            out.push((dialect::delete(d, table, row, *version).map_err(|e| refused(table, &e))?, named));
+            out.push((dialect::delete(d, table, row).map_err(|e| refused(table, &e))?, named));
             i += 1;
             continue;
         }
         let mut j = i;
-        let mut newest = *version;
         let mut rows: Vec<&Row> = Vec::new();
-        while let Some((t, Write::Upsert(row), v)) = writes.get(j)
+        while let Some((t, Write::Upsert(row), _)) = writes.get(j)
             && Arc::ptr_eq(t, table)
         {
             rows.push(row);
-            newest = newest.max(*v);
             j += 1;
         }
-        for sql in dialect::upsert(d, table, &rows, newest).map_err(|e| refused(table, &e))? {
+        for sql in dialect::upsert(d, table, &rows).map_err(|e| refused(table, &e))? {
             out.push((sql, named.clone()));
         }
         i = j;
@@ -282,8 +354,25 @@ fn plan(d: Dialect, writes: &[Planned<'_>]) -> SyncResult<Vec<(String, String)>>
 
 fn refused(table: &TableSchema, why: &str) -> SyncError {
     SyncError::definite(
-        format!("a row of `{}` cannot be written to Lindorm: {why}", table.source),
-        "see docs/lindorm.md for what Lindorm can store; deselect the table or column",
+        format!(
+            "a row of `{}` cannot be written to Lindorm (nothing of its batch was written): {why}",
+            table.source
+        ),
+        "see docs/lindorm.md for what Lindorm can store: deselect the table or column, or change the row on the source",
+    )
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_millis() as i64)
+}
+
+/// The error of a checkpoint row Ferry cannot write (a task name the session cannot quote).
+fn unwritable(task: &str, why: &str) -> SyncError {
+    SyncError::definite(
+        format!("cannot write the checkpoint of task `{task}` to Lindorm: {why}"),
+        "rename the task",
     )
 }
 
@@ -299,14 +388,24 @@ async fn probe(conn: &mut Conn) -> SyncResult<Dialect> {
     } else {
         Server::Lindorm
     };
-    // 'a\\b' reads back as three characters where backslash escapes apply, four where not.
+    // 'a\\b' reads back as three characters where backslash escapes apply, four where not;
+    // then 'a''b' tells whether a doubled quote reads as one.
     let escapes = match conn.query_first::<Vec<u8>, _>("SELECT 'a\\\\b'").await {
         Ok(Some(v)) if v == b"a\\b" => Escapes::Backslash,
-        Ok(Some(v)) if v == b"a\\\\b" => Escapes::QuoteOnly,
+        Ok(Some(v)) if v == b"a\\\\b" => match conn.query_first::<Vec<u8>, _>("SELECT 'a''b'").await {
+            Ok(Some(v)) if v == b"a'b" => Escapes::QuoteOnly,
+            other => {
+                tracing::warn!(
+                    result = ?other.map_err(|e| e.to_string()),
+                    "the destination reads neither backslash escapes nor a doubled quote; strings containing a single quote will be refused"
+                );
+                Escapes::Verbatim
+            }
+        },
         other => {
             tracing::warn!(
                 result = ?other.map_err(|e| e.to_string()),
-                "could not learn whether the destination reads backslash escapes; strings containing a backslash will be refused"
+                "could not learn whether the destination reads backslash escapes; strings containing a quote or a backslash will be refused"
             );
             Escapes::Unknown
         }
@@ -347,6 +446,54 @@ pub async fn describe(conn: &mut Conn, table: &TableSchema) -> SyncResult<Option
         })
         .collect();
     Ok(Some(dialect::described_columns(&header, &values)))
+}
+
+/// The rows of a `SHOW …` answer as text: (header, rows); `None` when the server refused it.
+async fn show(conn: &mut Conn, sql: String) -> SyncResult<Option<(Vec<String>, Vec<Vec<String>>)>> {
+    let rows: Vec<mysql_async::Row> = match conn.query(sql).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            let e = classify(&e);
+            if e.class == Class::Connection {
+                return Err(e);
+            }
+            return Ok(None);
+        }
+    };
+    let header: Vec<String> = rows
+        .first()
+        .map(|r| r.columns_ref().iter().map(|c| c.name_str().into_owned()).collect())
+        .unwrap_or_default();
+    let values = rows
+        .into_iter()
+        .map(|row| {
+            mysql_async::Row::unwrap(row)
+                .into_iter()
+                .map(|v| match v {
+                    mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                    other => other.as_sql(true),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Some((header, values)))
+}
+
+/// An existing destination table's Lindorm indexes (`name (SECONDARY|SEARCH)`) and its
+/// MUTABILITY, `None` where the server does not say (before LindormTable 2.6.3, or a stand-in).
+pub async fn index_mutability(conn: &mut Conn, table: &TableSchema) -> SyncResult<(Vec<String>, Option<String>)> {
+    let indexes = show(conn, dialect::show_index(table))
+        .await?
+        .map(|(h, r)| dialect::lindorm_indexes(&h, &r))
+        .unwrap_or_default();
+    if indexes.is_empty() {
+        return Ok((indexes, None));
+    }
+    let mutability = show(conn, dialect::show_mutability(table)).await?.and_then(|(header, rows)| {
+        let value = header.iter().position(|h| h.eq_ignore_ascii_case("Value")).unwrap_or(1);
+        rows.first().and_then(|r| r.get(value).cloned())
+    });
+    Ok((indexes, mutability))
 }
 
 /// The error of a worker whose epoch is no longer the task's.
@@ -461,7 +608,10 @@ impl Sink for LindormSink {
     }
 
     async fn apply_ddl(&mut self, change: &SchemaChange) -> SyncResult<()> {
+        // A TRUNCATE or DROP is a delete too: the writes after it must be newer.
+        self.pace().await;
         let result = self.apply_ddl_inner(change).await;
+        self.wrote();
         result.map_err(|e| self.on_error(e))
     }
 
