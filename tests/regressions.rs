@@ -48,6 +48,7 @@ regression!(
     add_column_during_interrupted_copy_ignore,
     add_column_default_backslash_quote,
     lane_lock_contention,
+    timestamp_default_session_zone,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

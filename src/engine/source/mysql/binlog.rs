@@ -472,7 +472,18 @@ impl BinlogReader {
                             };
                             let at = here();
                             let sql = sql.into_owned();
-                            out.extend(self.on_ddl(&sql, &schema, position, &at).await?);
+                            // The session's time zone, where it was not the server's: a TIMESTAMP
+                            // DEFAULT in the statement is a time in it.
+                            let zone = query
+                                .status_vars()
+                                .get_status_var(mysql_common::binlog::consts::StatusVarKey::TimeZone)
+                                .and_then(|v| match v.get_value() {
+                                    Ok(mysql_common::binlog::events::StatusVarVal::TimeZone(z)) => {
+                                        Some(String::from_utf8_lossy(z.as_bytes()).into_owned())
+                                    }
+                                    _ => None,
+                                });
+                            out.extend(self.on_ddl(&sql, &schema, position, &at, zone.as_deref()).await?);
                         }
                         // DDL is its own transaction (MariaDB marks it standalone; MySQL commits
                         // it implicitly): its end is a resume point. CREATE … SELECT is not: its
@@ -590,7 +601,14 @@ impl BinlogReader {
     /// Follows a DDL statement: updates the tables this reader decodes and says what the
     /// destination has to do. Fails definitely on a change to a synchronised table that Ferry
     /// cannot follow, naming the statement and its position.
-    async fn on_ddl(&mut self, sql: &str, default_db: &str, position: Position, here: &str) -> SyncResult<Vec<SourceEvent>> {
+    async fn on_ddl(
+        &mut self,
+        sql: &str,
+        default_db: &str,
+        position: Position,
+        here: &str,
+        zone: Option<&str>,
+    ) -> SyncResult<Vec<SourceEvent>> {
         let mut out = Vec::new();
         let short = truncate(sql, 300);
         let skip = |out: &mut Vec<SourceEvent>, why: String| {
@@ -729,18 +747,28 @@ impl BinlogReader {
                         // Existing rows got values on the source that the destination cannot
                         // compute itself (an expression, AUTO_INCREMENT, a generated column):
                         // the table is copied again after the column is added.
-                        let computed = columns.iter().any(|c| c.computed && added.contains(&c.name.as_str()));
-                        let added = added
-                            .iter()
-                            .filter_map(|n| {
-                                let default = columns
-                                    .iter()
-                                    .find(|c| c.name == *n)
-                                    .filter(|c| !c.computed)
-                                    .and_then(|c| c.default.clone());
-                                now.column_index(n).map(|i| (i, default))
-                            })
-                            .collect();
+                        let mut computed = columns.iter().any(|c| c.computed && added.contains(&c.name.as_str()));
+                        let mut with_defaults = Vec::with_capacity(added.len());
+                        for n in &added {
+                            let Some(i) = now.column_index(n) else { continue };
+                            let mut default = columns
+                                .iter()
+                                .find(|c| c.name == *n)
+                                .filter(|c| !c.computed)
+                                .and_then(|c| c.default.clone());
+                            // A TIMESTAMP DEFAULT is a time in the session's zone (fuzzer case
+                            // 18369415848651189196): the source converts it to UTC, the zone the
+                            // destination's sessions use. One it cannot convert is copied again.
+                            if let Some(literal) = default.as_deref()
+                                && matches!(now.columns[i].kind, crate::engine::schema::ColumnKind::Timestamp)
+                                && !literal.eq_ignore_ascii_case("NULL")
+                            {
+                                default = self.timestamp_default_in_utc(literal, zone, here).await?;
+                                computed |= default.is_none();
+                            }
+                            with_defaults.push((i, default));
+                        }
+                        let added = with_defaults;
                         out.push(changed(SchemaChange::AddColumns { table: now.clone(), added }));
                         if computed {
                             out.push(changed(SchemaChange::Recopy(now)));
@@ -832,6 +860,31 @@ impl BinlogReader {
     }
 
     /// The table as the source has it now, as the task selects it; `None` when it is gone.
+    /// A TIMESTAMP DEFAULT written in time zone `zone` (the server's default zone when `None`),
+    /// as a UTC literal, converted by the source itself; `None` when it cannot convert it.
+    async fn timestamp_default_in_utc(&mut self, literal: &str, zone: Option<&str>, here: &str) -> SyncResult<Option<String>> {
+        if self.side.is_none() {
+            self.side = Some(self.endpoint.connect().await?);
+        }
+        let conn = self
+            .side
+            .as_mut()
+            .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no side connection"))?;
+        let zone = zone.map_or_else(|| "@@global.time_zone".to_string(), |z| crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(z.to_string())));
+        let sql = format!("SELECT CAST(CONVERT_TZ({literal}, {zone}, '+00:00') AS CHAR)");
+        match conn.query_first::<Option<String>, _>(sql).await {
+            Ok(utc) => Ok(utc.flatten().map(|t| crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(t)))),
+            Err(e) => {
+                let e = classify(&e);
+                if e.class == ErrorClass::Connection {
+                    self.side = None;
+                    return Err(e.context(format!("follow DDL at {here}")));
+                }
+                Ok(None)
+            }
+        }
+    }
+
     async fn rediscover(&mut self, table: &TableId, here: &str) -> SyncResult<Option<TableSchema>> {
         if self.side.is_none() {
             self.side = Some(self.endpoint.connect().await?);
