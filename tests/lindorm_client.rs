@@ -167,6 +167,35 @@ async fn lindorm_sink_converges_on_a_tls_stand_in() {
             .all(|s| s.starts_with("REPLACE INTO `shop`.`items`") || s.starts_with("DELETE FROM `shop`.`items` WHERE")),
         "a write with a version hint: {writes:?}"
     );
+    // The pause between batches, on the server's clock: every write that follows a checkpoint
+    // write (the end of a batch) starts at least 5 ms after it.
+    let mut conn = dst.pool.get_conn().await.expect("connect");
+    let log: Vec<(i64, String)> = conn
+        .query(
+            "SELECT CAST(UNIX_TIMESTAMP(event_time) * 1000000 AS SIGNED), CONVERT(LEFT(argument, 60) USING utf8mb4) \
+             FROM mysql.general_log WHERE command_type = 'Query' ORDER BY event_time",
+        )
+        .await
+        .expect("general log");
+    drop(conn);
+    let mut gaps = Vec::new();
+    let mut checkpointed: Option<i64> = None;
+    for (t, sql) in &log {
+        if sql.starts_with("REPLACE INTO `ferry`.`ferry_checkpoint`") {
+            checkpointed = Some(*t);
+        } else if (sql.starts_with("REPLACE INTO `shop`") || sql.starts_with("DELETE FROM `shop`"))
+            && let Some(t0) = checkpointed.take()
+        {
+            gaps.push(t - t0);
+        }
+    }
+    assert!(!gaps.is_empty(), "no batch followed a checkpoint write: {log:?}");
+    let gap_us = ferry::engine::sink::lindorm::WRITE_GAP.as_micros() as i64;
+    assert!(
+        gaps.iter().all(|&g| g >= gap_us),
+        "a batch started less than the pause after a checkpoint: {gaps:?}"
+    );
+
     // One DELETE per row: 100 deletes and 10 key changes — less key 450's delete when its
     // re-insert fell into the same batch, whose net effect is then the upsert alone.
     let deletes = writes.iter().filter(|s| s.starts_with("DELETE")).count();

@@ -427,10 +427,11 @@ fn ensure_lindorm_key_size(tables: &[DiscoveredTable]) -> PrecheckItem {
     let large: Vec<String> = tables
         .iter()
         .filter_map(|t| {
-            let bytes = lindorm_sink::dialect::declared_key_bytes(&t.schema)?;
-            (bytes > limit).then(|| {
+            let bytes = lindorm_sink::dialect::declared_key_bytes(&t.schema);
+            bytes.is_none_or(|b| b > limit).then(|| {
                 let columns: Vec<&str> = t.schema.key.iter().map(|&k| t.schema.columns[k].name.as_str()).collect();
-                format!("`{}` (key {}: up to {bytes} bytes)", t.schema.source, columns.join(", "))
+                let size = bytes.map_or_else(|| "no declared bound".to_string(), |b| format!("up to {b} bytes"));
+                format!("`{}` (key {}: {size})", t.schema.source, columns.join(", "))
             })
         })
         .collect();

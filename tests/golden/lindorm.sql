@@ -43,17 +43,48 @@ break', '00deadbeef', '2024-02-29', 253402300799999, 1500, '-838:59:59.000000', 
 
 -- delete: every key column by equality, no hint (the grammar takes none; the tombstone has the server's time)
 --   DELETE FROM t WHERE <every key column> = …: https://help.aliyun.com/en/lindorm/developer-reference/the-delete
+--   a quote doubled: a session without backslash escapes whose probe read '' as one quote (inferred): https://help.aliyun.com/document_detail/2593172.html
 DELETE FROM `shop_ns`.`order-lines.v2` WHERE `order_id` = 42 AND `sku` = 'SKU-''1''';
+
+-- create table: a binary key column, last in the key
+--   CREATE TABLE: https://www.alibabacloud.com/help/en/lindorm/developer-reference/the-create-table
+--   VARBINARY only as the last key column: https://www.alibabacloud.com/help/en/lindorm/product-overview/quotas-and-limits
+CREATE TABLE IF NOT EXISTS `shop_ns`.`blobs` (`order_id` BIGINT UNSIGNED NOT NULL, `sku` VARBINARY NOT NULL, `qty` INTEGER, PRIMARY KEY(`order_id`, `sku`));
 
 -- delete: a binary key column, as a hexadecimal string
 --   DELETE: https://help.aliyun.com/en/lindorm/developer-reference/the-delete
---   VARBINARY as a hexadecimal string: https://help.aliyun.com/document_detail/409604.htm
-DELETE FROM `shop_ns`.`order-lines.v2` WHERE `order_id` = 42 AND `sku` = 'ef0011';
+--   VARBINARY as a hexadecimal string (documented for dynamic columns; inferred for declared columns and WHERE): https://help.aliyun.com/document_detail/409604.htm
+DELETE FROM `shop_ns`.`blobs` WHERE `order_id` = 42 AND `sku` = 'ef0011';
 
 -- add column: type only (no DEFAULT, NOT NULL or FIRST/AFTER)
 --   ALTER TABLE … ADD COLUMN c type: https://help.aliyun.com/en/lindorm/developer-reference/the-alter-table
 --   DEFAULT stripped as DTS does: https://www.alibabacloud.com/help/en/dts/user-guide/synchronize-data-from-a-polardb-for-mysql-cluster-to-a-lindorm-instance
 ALTER TABLE `shop_ns`.`order-lines.v2` ADD COLUMN `note` VARCHAR;
+
+-- drop column (LindormTable 2.6.6+)
+--   ALTER TABLE … DROP COLUMN c: https://help.aliyun.com/en/lindorm/developer-reference/the-alter-table
+ALTER TABLE `shop_ns`.`order-lines.v2` DROP COLUMN `qty`;
+
+-- drop table
+--   DROP TABLE IF EXISTS: https://alibabacloud.com/help/en/lindorm/latest/the-drop-table
+DROP TABLE IF EXISTS `shop_ns`.`order-lines.v2`;
+
+-- truncate table
+--   TRUNCATE TABLE: https://help.aliyun.com/en/lindorm/developer-reference/the-truncate-table
+TRUNCATE TABLE `shop_ns`.`order-lines.v2`;
+
+-- describe an existing table (its answer's column names are inferred; either spelling is read)
+--   DESCRIBE: https://www.alibabacloud.com/help/en/lindorm/developer-reference/ddl-command-overview
+DESCRIBE `shop_ns`.`order-lines.v2`;
+
+-- index tables of an existing table (lindormIndexMutability precheck)
+--   SHOW INDEX FROM t: INDEX_TYPE SECONDARY or SEARCH: https://www.alibabacloud.com/help/en/lindorm/latest/the-show-index
+SHOW INDEX FROM `shop_ns`.`order-lines.v2`;
+
+-- mutability of an existing table (LindormTable 2.6.3+, SQL 2.6.6+; LIKE on this attribute inferred)
+--   SHOW TABLE VARIABLES FROM t [LIKE 'pattern']: https://help.aliyun.com/document_detail/2636961.html
+--   MUTABILITY: https://help.aliyun.com/document_detail/403313.html
+SHOW TABLE VARIABLES FROM `shop_ns`.`order-lines.v2` LIKE 'MUTABILITY';
 
 -- checkpoint table: strongly consistent, so reads see acknowledged writes and ON DUPLICATE KEY can claim
 --   WITH (CONSISTENCY='strong') (inferred spelling of the documented table option): https://www.alibabacloud.com/help/en/lindorm/developer-reference/the-create-table

@@ -58,10 +58,10 @@ pub enum Server {
     /// LindormTable: `UPSERT`, Lindorm types. What the golden tests pin.
     Lindorm,
     /// A MariaDB server standing in for Lindorm, so the client path (connection, TLS, batching,
-    /// versions in hints, retries, checkpoints) runs against a real server in tests: `REPLACE`
-    /// instead of `UPSERT` (the same effect for full-row writes), and each Lindorm type stored
-    /// in the MariaDB type that holds the same literal (see [`LindormType::stand_in_sql`]).
-    /// MariaDB reads the `/*+ … */` hints as comments.
+    /// pacing, retries, claims, checkpoints) runs against a real server in tests: `REPLACE`
+    /// instead of `UPSERT` (the same effect for full-row writes), `x'…'` for binary values, a
+    /// plain `INSERT` for the claim, and each Lindorm type stored in the MariaDB type that holds
+    /// the same literal (see [`LindormType::stand_in_sql`]).
     MariaDbStandIn,
 }
 
@@ -348,6 +348,11 @@ pub fn create_table(dialect: Dialect, table: &TableSchema) -> Result<String, Str
                 "key column `{}` is binary; Lindorm allows VARBINARY only as the last key column",
                 column.name
             )),
+            // Lindorm's TIMESTAMP keeps milliseconds: keys that differ below one would be one row.
+            Ok(LindormType::Timestamp) if fraction_digits(&column.column_type) > 3 => problems.push(format!(
+                "key column `{}` is {}; Lindorm keeps milliseconds, so keys that differ below the millisecond would be one row",
+                column.name, column.column_type
+            )),
             _ => {}
         }
     }
@@ -370,6 +375,15 @@ pub fn create_table(dialect: Dialect, table: &TableSchema) -> Result<String, Str
     let keys: Vec<String> = table.key.iter().map(|&k| ident(&table.columns[k].target)).collect();
     let _ = write!(sql, "PRIMARY KEY({}))", keys.join(", "));
     Ok(sql)
+}
+
+/// The fractional-second digits of a `datetime(n)` / `timestamp(n)` column type.
+fn fraction_digits(column_type: &str) -> u32 {
+    column_type
+        .split_once('(')
+        .and_then(|(_, r)| r.split(')').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// `ALTER TABLE … ADD COLUMN c TYPE[, ADD COLUMN …]` for the columns at `added`. Lindorm takes

@@ -68,6 +68,12 @@ const MAX_PACKET: usize = 64 << 20;
 /// (inferred: Lindorm documents server write times, not how closely its servers agree).
 pub const WRITE_GAP: Duration = Duration::from_millis(5);
 
+/// How long the sink waits before writing again after a connection failed with a statement in
+/// flight: longer than Lindorm's operation timeout (`_l_operation_timeout_`, 120 s by default,
+/// hints page), so a statement the server still ran cannot land after the retry's later
+/// writes.
+pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(130);
+
 /// Connection options for a Lindorm endpoint: the packet limit is given, not read from the
 /// server (`SELECT @@max_allowed_packet` is not documented for Lindorm).
 pub fn lindorm_opts(endpoint: &Endpoint) -> mysql_async::OptsBuilder {
@@ -88,6 +94,8 @@ pub struct LindormSink {
     owner: String,
     /// When the last write was acknowledged: the next one waits until [`WRITE_GAP`] after it.
     last_write: Option<tokio::time::Instant>,
+    /// What an UPSERT's NULL does, as probed at the claim.
+    nulls: NullWrites,
 }
 
 impl LindormSink {
@@ -104,6 +112,7 @@ impl LindormSink {
             epoch: 0,
             owner: format!("{:016x}", rand::random::<u64>()),
             last_write: None,
+            nulls: NullWrites::Overwrite,
         }
     }
 
@@ -114,9 +123,20 @@ impl LindormSink {
         }
     }
 
-    /// Notes that every write sent so far has been acknowledged.
+    /// Notes that every write sent so far has been acknowledged (or failed: a failed statement
+    /// ran, or not, before now).
     fn wrote(&mut self) {
         self.last_write = Some(tokio::time::Instant::now());
+    }
+
+    /// Notes that a connection failed with a write in flight, which the server may still run:
+    /// the next write waits [`IN_FLIGHT_GRACE`].
+    fn lost_in_flight(&mut self) {
+        tracing::warn!(
+            wait_s = IN_FLIGHT_GRACE.as_secs(),
+            "a connection to Lindorm failed with a write in flight; the next write waits until the server has surely finished it"
+        );
+        self.last_write = Some(tokio::time::Instant::now() + IN_FLIGHT_GRACE);
     }
 
     /// Opens one connection and sets up its session: UTC where the server allows choosing
@@ -192,6 +212,8 @@ impl LindormSink {
     }
 
     async fn write_checkpoint(&mut self, state: &str) -> SyncResult<()> {
+        let state = json_without_quotes(state);
+        let state = state.as_str();
         let sql = dialect::checkpoint_row(
             self.dialect(),
             &self.checkpoint_ns,
@@ -209,6 +231,8 @@ impl LindormSink {
     /// Claims `self.epoch` with a compare-and-set where the server has one (see the module
     /// documentation), else by a plain write; the caller re-reads to confirm.
     async fn claim_epoch(&mut self, state: &str) -> SyncResult<()> {
+        let state = json_without_quotes(state);
+        let state = state.as_str();
         let sql = dialect::claim_checkpoint(
             self.dialect(),
             &self.checkpoint_ns,
@@ -221,12 +245,27 @@ impl LindormSink {
             return Ok(());
         };
         let e = classify(&e);
-        if e.class == Class::Connection {
-            return Err(e.context(format!("claim the checkpoint of task {}", self.task)));
+        // Whoever holds the epoch now: this worker (its insert landed though the answer was
+        // lost), another (the compare-and-set refused this one), or nobody.
+        let holder = self
+            .checkpoint_rows()
+            .await?
+            .into_iter()
+            .find(|(epoch, _, _)| *epoch == self.epoch)
+            .map(|(_, owner, _)| owner);
+        match holder {
+            Some(owner) if owner == self.owner => return Ok(()),
+            Some(_) => return Err(fenced(&self.task, self.epoch)),
+            None => {}
         }
-        // Refused: either another worker holds the epoch, or the server cannot run the claim.
-        if self.checkpoint_rows().await?.iter().any(|(epoch, _, _)| *epoch == self.epoch) {
-            return Err(fenced(&self.task, self.epoch));
+        // Only a server that cannot run the statement gets the weaker claim; anything else
+        // (a lost connection, a timeout, throttling) is retried with the compare-and-set.
+        let text = e.message.to_ascii_lowercase();
+        let unsupported = ["syntax", "not support", "unsupported", "consistency"]
+            .iter()
+            .any(|w| text.contains(w));
+        if e.class == Class::Connection || !unsupported {
+            return Err(e.context(format!("claim the checkpoint of task {}", self.task)));
         }
         tracing::warn!(
             error = %e.message,
@@ -235,6 +274,43 @@ impl LindormSink {
              set the table's CONSISTENCY to strong in Lindorm's cluster management system (Table Alter Manager)"
         );
         self.write_checkpoint(state).await
+    }
+
+    /// Learns what an UPSERT's NULL does (Lindorm documents only that an UPSERT overwrites the
+    /// columns it names) on a probe row of the checkpoint table: written with an owner, then
+    /// upserted with a NULL owner, then read.
+    async fn probe_nulls(&mut self) -> SyncResult<NullWrites> {
+        let d = self.dialect();
+        let table = self.checkpoint_table();
+        let probe = format!("{}#null-probe", self.task);
+        let key = quote_plain(d, &probe)?;
+        let verb = dialect::write_verb(d);
+        let statements = [
+            format!("{verb} INTO {table} (`task`, `epoch`, `owner`, `state`, `updated_at`) VALUES ({key}, 0, 'x', '{{}}', 0)"),
+            format!("{verb} INTO {table} (`task`, `epoch`, `owner`) VALUES ({key}, 0, NULL)"),
+        ];
+        for sql in statements {
+            self.pace().await;
+            self.conns[0]
+                .query_drop(sql)
+                .await
+                .map_err(|e| classify(&e).context("probe how the destination writes NULL"))?;
+            self.wrote();
+        }
+        let owner: Option<Option<String>> = self.conns[0]
+            .query_first(format!("SELECT `owner` FROM {table} WHERE `task` = {key} AND `epoch` = 0"))
+            .await
+            .map_err(|e| classify(&e).context("probe how the destination writes NULL"))?;
+        Ok(match owner {
+            Some(Some(_)) => {
+                tracing::warn!(
+                    "the destination keeps a column's older value when an UPSERT writes NULL into it; rows with NULLs are \
+                     deleted before they are written again (one more statement per such row)"
+                );
+                NullWrites::Keep
+            }
+            _ => NullWrites::Overwrite,
+        })
     }
 
     async fn claim_inner(&mut self, task: &str) -> SyncResult<Checkpoint> {
@@ -260,7 +336,9 @@ impl LindormSink {
             let (newest, state) = rows.first().map_or((0, "{}".to_string()), |(e, _, s)| (*e, s.clone()));
             self.epoch = newest + 1;
             self.claim_epoch(&state).await?;
+            self.wrote();
             self.check_fence().await?;
+            self.nulls = self.probe_nulls().await?;
             // Rows of epochs before the previous one are no longer read.
             for (epoch, _, _) in rows.iter().skip(1) {
                 let sql = format!(
@@ -289,24 +367,34 @@ impl LindormSink {
         self.connect().await?;
         self.check_fence().await?;
         // Planned before anything is written: a row Lindorm cannot hold stops the batch whole.
-        let plans = plan_batch(self.dialect(), batch, self.lanes)?;
-        self.pace().await;
-        let results = futures::future::join_all(self.conns.iter_mut().zip(plans).filter(|(_, p)| !p.is_empty()).map(
-            |(conn, statements)| async move {
-                for (sql, table) in statements {
-                    conn.query_drop(sql)
-                        .await
-                        .map_err(|e| classify(&e).context(format!("write to `{table}`")))?;
+        let phases = plan_phases(self.dialect(), batch, self.lanes, self.nulls)?;
+        for plans in phases {
+            self.pace().await;
+            let results = futures::future::join_all(self.conns.iter_mut().zip(plans).filter(|(_, p)| !p.is_empty()).map(
+                |(conn, statements)| async move {
+                    for (sql, table) in statements {
+                        conn.query_drop(sql)
+                            .await
+                            .map_err(|e| classify(&e).context(format!("write to `{table}`")))?;
+                    }
+                    Ok::<(), SyncError>(())
+                },
+            ))
+            .await;
+            if let Some(e) = results.into_iter().find_map(Result::err) {
+                if e.class == Class::Connection {
+                    self.lost_in_flight();
+                } else {
+                    self.wrote();
                 }
-                Ok::<(), SyncError>(())
-            },
-        ))
-        .await;
-        if let Some(e) = results.into_iter().find_map(Result::err) {
-            return Err(e);
+                return Err(e);
+            }
+            self.wrote();
         }
+        let result = self.write_checkpoint(&checkpoint.to_json()).await;
+        // The checkpoint row is rewritten by the next batch: that write, too, comes later.
         self.wrote();
-        self.write_checkpoint(&checkpoint.to_json()).await
+        result
     }
 }
 
@@ -315,11 +403,60 @@ pub const CHECKPOINT_TABLE: &str = "ferry_checkpoint";
 
 /// The statements of a batch, per lane, in the order each lane sends them (each with its table
 /// for error messages): the batch's net effect spread over `lanes` by key. What
-/// [`LindormSink`]'s `apply` sends, between its fence check and its checkpoint.
-pub fn plan_batch(d: Dialect, batch: &[ChangeEvent], lanes: usize) -> SyncResult<Vec<Vec<(String, String)>>> {
+/// [`LindormSink`]'s `apply` sends, between its fence check and its checkpoint, where an
+/// UPSERT's NULL overwrites the column ([`NullWrites::Overwrite`]).
+pub fn plan_batch(d: Dialect, batch: &[ChangeEvent], lanes: usize) -> SyncResult<LanePlans> {
     spread(net_effect(writes(batch)), lanes.max(1), false)
         .iter()
         .map(|lane| plan(d, lane))
+        .collect()
+}
+
+/// Per lane, the statements it sends in order, each with its table (for error messages).
+pub type LanePlans = Vec<Vec<(String, String)>>;
+
+/// What an UPSERT does with a NULL value, as the claim's probe found (Lindorm's documentation
+/// says only that an UPSERT "overwrites the columns it names").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NullWrites {
+    /// The column reads NULL afterwards.
+    Overwrite,
+    /// The column keeps its older value: an upsert of a row with NULLs deletes the row first,
+    /// in an earlier phase, paced like any delete before a write.
+    Keep,
+}
+
+/// The phases of a batch, each a [`plan_batch`]-like plan per lane, written one after the
+/// other with [`WRITE_GAP`] between them. One phase where NULLs overwrite; where they keep the
+/// older value, first every delete — and a delete of each key whose new image has a NULL —
+/// then every upsert.
+pub fn plan_phases(d: Dialect, batch: &[ChangeEvent], lanes: usize, nulls: NullWrites) -> SyncResult<Vec<LanePlans>> {
+    let net = net_effect(writes(batch));
+    if nulls == NullWrites::Overwrite {
+        return Ok(vec![
+            spread(net, lanes.max(1), false)
+                .iter()
+                .map(|lane| plan(d, lane))
+                .collect::<SyncResult<_>>()?,
+        ]);
+    }
+    let mut first: Vec<Planned<'_>> = Vec::new();
+    let mut second: Vec<Planned<'_>> = Vec::new();
+    for (table, write, version) in net {
+        match write {
+            Write::Delete(row) => first.push((table, Write::Delete(row), version)),
+            Write::Upsert(row) => {
+                if row.iter().any(|v| matches!(v, crate::engine::event::Value::Null)) {
+                    first.push((table, Write::Delete(row), version));
+                }
+                second.push((table, Write::Upsert(row), version));
+            }
+        }
+    }
+    [first, second]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .map(|w| spread(w, lanes.max(1), false).iter().map(|lane| plan(d, lane)).collect())
         .collect()
 }
 
@@ -368,12 +505,19 @@ fn now_millis() -> i64 {
         .map_or(0, |t| t.as_millis() as i64)
 }
 
-/// The error of a checkpoint row Ferry cannot write (a task name the session cannot quote).
+/// The error of a checkpoint row Ferry cannot write: the session reads no known escape for a
+/// character of the task's name or state.
 fn unwritable(task: &str, why: &str) -> SyncError {
     SyncError::definite(
         format!("cannot write the checkpoint of task `{task}` to Lindorm: {why}"),
-        "rename the task",
+        "the destination's string escaping could not be learned (see the warning at connection); check that it answers \
+         `SELECT 'a\\\\b'`, or rename the task if its name holds a quote or backslash",
     )
+}
+
+/// A JSON text with every `'` written `\u0027` (the same JSON), so it needs no quote escaping.
+fn json_without_quotes(json: &str) -> String {
+    json.replace('\'', "\\u0027")
 }
 
 /// Asks the session how it reads string literals and what server it is.
