@@ -870,10 +870,15 @@ impl BinlogReader {
             .side
             .as_mut()
             .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no side connection"))?;
-        let zone = zone.map_or_else(|| "@@global.time_zone".to_string(), |z| crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(z.to_string())));
+        let zone = zone.map_or_else(
+            || "@@global.time_zone".to_string(),
+            |z| crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(z.to_string())),
+        );
         let sql = format!("SELECT CAST(CONVERT_TZ({literal}, {zone}, '+00:00') AS CHAR)");
         match conn.query_first::<Option<String>, _>(sql).await {
-            Ok(utc) => Ok(utc.flatten().map(|t| crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(t)))),
+            Ok(utc) => Ok(utc
+                .flatten()
+                .map(|t| crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(t)))),
             Err(e) => {
                 let e = classify(&e);
                 if e.class == ErrorClass::Connection {
