@@ -37,6 +37,13 @@ enum Verb {
         #[arg(long)]
         plain: bool,
     },
+    /// Check a task file without connecting anywhere: YAML, fields, apiVersion and kind, every
+    /// rule of the SyncTask, and the Secrets it names. Exit 0: valid, 2: invalid.
+    Validate {
+        /// Task file: a SyncTask and the Secrets it names (multi-document YAML).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
     /// Run the prechecks of a task file and print the report. Exit 0: all passed, 1: warnings
     /// only, 2: a check failed (or the file is invalid).
     Precheck {
@@ -57,10 +64,10 @@ enum Verb {
         /// `table` (readable) or `json`.
         #[arg(short = 'o', long = "output", default_value = "table", value_parser = ["table", "json"])]
         output: String,
-        /// Source rows per chunk.
-        #[arg(long, default_value_t = 5000)]
-        chunk: usize,
-        /// Time to wait before re-reading differing keys (the task's lag), e.g. `10s`.
+        /// Source rows per chunk: 1 to 1,000,000.
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        chunk: u32,
+        /// Time to wait before re-reading differing keys (the task's lag), e.g. `10s`: 0s to 24h.
         #[arg(long, default_value = "10s")]
         settle: String,
     },
@@ -119,6 +126,13 @@ async fn main() -> ExitCode {
         },
         Verb::Run { file, metrics_addr, plain } => run(file, metrics_addr, plain).await,
         Verb::Precheck { file, output } => precheck(file, &output).await,
+        Verb::Validate { file } => match load(&file) {
+            Ok((task, _)) => {
+                println!("{}: valid (task {})", file.display(), task.key);
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
         Verb::Verify {
             file,
             output,
@@ -286,20 +300,25 @@ async fn precheck(file: PathBuf, output: &str) -> ExitCode {
 }
 
 /// `ferry verify`: the comparison as a table or JSON; exit 0 equal, 1 differences, 2 error.
-async fn verify(file: PathBuf, output: &str, chunk: usize, settle: &str) -> ExitCode {
+async fn verify(file: PathBuf, output: &str, chunk: u32, settle: &str) -> ExitCode {
+    let chunk = chunk as usize;
     let (task, connections) = match load(&file) {
         Ok(t) => t,
         Err(code) => return code,
     };
     let settle = match ferry::api::parse_duration(settle) {
-        Ok(d) => d,
+        Ok(d) if d.as_secs() <= 24 * 3600 => d,
+        Ok(_) => {
+            eprintln!("error: --settle `{settle}` is longer than 24h; the task's lag is the time to give it, like `10s`");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("error: --settle: {e}");
             return ExitCode::from(2);
         }
     };
     let (source, destination) = ferry::worker::endpoints(&task, &connections);
-    let report = match ferry::verify::verify(&task, &source, &destination, chunk.max(1), settle).await {
+    let report = match ferry::verify::verify(&task, &source, &destination, chunk, settle).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

@@ -2,6 +2,12 @@
 //! one `SyncTask` and the `Secret`s it names — exactly what `kubectl apply -f` would take.
 //! A Secret not in the file is read from `FERRY_SECRET_<NAME>_<KEY>` (name upper-cased, `-` as
 //! `_`). Secret values are never logged, printed or put into an error.
+//!
+//! Parsed as strictly as `kubectl apply --validate=strict` reads it: duplicate keys, fields the
+//! SyncTask's schema (the CRD's) does not have — named with the nearest known one — an
+//! apiVersion or kind Ferry does not serve, and two Secrets of one name are errors. A YAML error
+//! never quotes the file: the parser's snippet is off, and inside a Secret document only the
+//! position is given, since its lines hold secret values.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -58,30 +64,81 @@ impl TaskFile {
             path: path.to_string(),
             message,
         };
-        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| parse_err(e.to_string()))?;
+        let options = serde_saphyr::options! { with_snippet: false };
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple_with_options(text, options).map_err(|e| parse_err(yaml_error(&e, text)))?;
         let mut tasks = Vec::new();
         let mut secrets = BTreeMap::new();
         for (i, doc) in docs.into_iter().enumerate() {
             if doc.is_null() {
                 continue;
             }
-            let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+            let n = i + 1;
+            let Some(object) = doc.as_object() else {
+                return Err(parse_err(format!(
+                    "document {n} is {}, not a Kubernetes object: a task file holds one SyncTask and its Secrets, each a mapping \
+                     with apiVersion, kind and metadata",
+                    json_kind(&doc)
+                )));
+            };
+            let api_version = object.get("apiVersion").and_then(|k| k.as_str()).unwrap_or_default();
+            let kind = match object.get("kind") {
+                Some(serde_json::Value::String(k)) => k.clone(),
+                None => {
+                    return Err(parse_err(format!(
+                        "document {n} has no kind: set `kind: SyncTask` or `kind: Secret`"
+                    )));
+                }
+                Some(other) => {
+                    return Err(parse_err(format!(
+                        "document {n} has a kind that is {}, not a name",
+                        json_kind(other)
+                    )));
+                }
+            };
             match kind.as_str() {
                 "SyncTask" => {
-                    let task: SyncTask =
-                        serde_json::from_value(doc).map_err(|e| parse_err(format!("document {} (SyncTask): {e}", i + 1)))?;
+                    if api_version != SYNC_TASK_API_VERSION {
+                        return Err(parse_err(format!(
+                            "document {n} (SyncTask) has apiVersion `{api_version}`; this Ferry serves {SYNC_TASK_API_VERSION}"
+                        )));
+                    }
+                    let mut unknown = Vec::new();
+                    unknown_fields(&doc, &sync_task_schema(), "", &mut unknown);
+                    if !unknown.is_empty() {
+                        return Err(parse_err(format!("document {n} (SyncTask): {}", unknown.join("; "))));
+                    }
+                    let task: SyncTask = serde_json::from_value(doc).map_err(|e| parse_err(format!("document {n} (SyncTask): {e}")))?;
                     tasks.push(task);
                 }
                 "Secret" => {
+                    if api_version != "v1" {
+                        return Err(parse_err(format!(
+                            "document {n} (Secret) has apiVersion `{api_version}`; Secrets are `apiVersion: v1`"
+                        )));
+                    }
                     let name = doc
                         .pointer("/metadata/name")
                         .and_then(|n| n.as_str())
                         .unwrap_or_default()
                         .to_string();
+                    if name.is_empty() {
+                        return Err(parse_err(format!("document {n} (Secret) has no metadata.name")));
+                    }
+                    if secrets.contains_key(&name) {
+                        return Err(parse_err(format!(
+                            "document {n} is a second Secret named `{name}`: keep one, so it is clear which values are used"
+                        )));
+                    }
+                    let mut unknown = Vec::new();
+                    unknown_fields(&doc, &secret_schema(), "", &mut unknown);
+                    if !unknown.is_empty() {
+                        return Err(parse_err(format!("document {n} (Secret `{name}`): {}", unknown.join("; "))));
+                    }
                     let mut values = BTreeMap::new();
                     if let Some(data) = doc.get("data").and_then(|d| d.as_object()) {
                         for (k, v) in data {
-                            let encoded = v.as_str().unwrap_or_default();
+                            let encoded = secret_string(&name, "data", k, v).map_err(parse_err)?;
                             let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| {
                                 parse_err(format!(
                                     "Secret `{name}` key `{k}` is not valid base64 (use stringData for plain text)"
@@ -92,16 +149,15 @@ impl TaskFile {
                     }
                     if let Some(data) = doc.get("stringData").and_then(|d| d.as_object()) {
                         for (k, v) in data {
-                            let value = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                            values.insert(k.clone(), value);
+                            let value = secret_string(&name, "stringData", k, v).map_err(parse_err)?;
+                            values.insert(k.clone(), value.to_string());
                         }
                     }
                     secrets.insert(name, values);
                 }
                 other => {
                     return Err(parse_err(format!(
-                        "document {} has kind `{other}`; only SyncTask and Secret belong in a task file",
-                        i + 1
+                        "document {n} has kind `{other}`; only SyncTask and Secret belong in a task file"
                     )));
                 }
             }
@@ -137,6 +193,192 @@ impl TaskFile {
             username: self.secret_value(&secret.name, "username")?,
             password: self.secret_value(&secret.name, "password")?,
         })
+    }
+}
+
+/// The apiVersion of the SyncTask this Ferry reads.
+pub const SYNC_TASK_API_VERSION: &str = "ferry.dev/v1alpha1";
+
+/// A Secret value as Kubernetes reads it: a string; an empty value (`password:`) is empty, as
+/// the API server stores it. Anything else is refused, naming the key but never the value.
+fn secret_string<'a>(name: &str, field: &str, key: &str, value: &'a serde_json::Value) -> Result<&'a str, String> {
+    match value {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Null => Ok(""),
+        _ => Err(format!(
+            "Secret `{name}` {field}.{key} is not a string (quote the value: YAML reads unquoted numbers and true/false as other types)"
+        )),
+    }
+}
+
+/// What a JSON value is, for an error message (never the value itself).
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "empty",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+    }
+}
+
+/// A YAML error without any text of the file: its position, and the parser's message unless
+/// the position is inside a Secret document (whose lines are secret values).
+fn yaml_error(e: &serde_saphyr::Error, text: &str) -> String {
+    let at = e.location().map(|l| (l.line() as usize, l.column() as usize));
+    let in_secret = at.is_some_and(|(line, _)| secret_document_at(text, line));
+    match at {
+        Some((line, column)) if in_secret => format!(
+            "line {line}, column {column}: not valid YAML, in a Secret document (its lines are not shown, since they hold secret \
+             values): check the indentation, quotes and braces around that line"
+        ),
+        _ => {
+            let message = e
+                .without_snippet()
+                .to_string()
+                .replace(", set DuplicateKeyPolicy in Options if acceptable", " (each key may appear once)");
+            // Belt and braces: the message must not carry a line of a Secret document.
+            if secret_lines(text).any(|l| !l.trim().is_empty() && message.contains(l.trim())) {
+                return match at {
+                    Some((line, column)) => format!("line {line}, column {column}: not valid YAML"),
+                    None => "not valid YAML".into(),
+                };
+            }
+            message
+        }
+    }
+}
+
+/// The documents of `text` as (first line, lines), cut at `---` lines.
+fn documents(text: &str) -> Vec<(usize, Vec<&str>)> {
+    let mut out = vec![(1, Vec::new())];
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") {
+            out.push((i + 2, Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push(line);
+        }
+    }
+    out
+}
+
+/// Whether a document's lines look like a Secret's: a `kind: Secret` line, or `data:` /
+/// `stringData:` keys (a document broken before its kind still counts).
+fn is_secret_like(lines: &[&str]) -> bool {
+    lines.iter().any(|l| {
+        let t = l.trim().trim_start_matches('{').trim();
+        let kind = t.strip_prefix("kind:").map(|k| k.trim().trim_matches(['"', '\'', ',', '}']).trim());
+        kind == Some("Secret") || t.starts_with("stringData") || t.starts_with("data:") || l.contains("kind: Secret")
+    })
+}
+
+fn secret_document_at(text: &str, line: usize) -> bool {
+    documents(text)
+        .into_iter()
+        .rev()
+        .find(|(first, _)| *first <= line)
+        .is_some_and(|(_, lines)| is_secret_like(&lines))
+}
+
+fn secret_lines(text: &str) -> impl Iterator<Item = &str> {
+    documents(text)
+        .into_iter()
+        .filter(|(_, lines)| is_secret_like(lines))
+        .flat_map(|(_, lines)| lines)
+}
+
+/// The SyncTask's schema, as the CRD gives it to the API server.
+fn sync_task_schema() -> serde_json::Value {
+    use kube::CustomResourceExt;
+    let crd = serde_json::to_value(SyncTask::crd()).unwrap_or_default();
+    let mut schema = crd.pointer("/spec/versions/0/schema/openAPIV3Schema").cloned().unwrap_or_default();
+    if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        for field in ["apiVersion", "kind"] {
+            props.insert(field.into(), serde_json::json!({"type": "string"}));
+        }
+        props.insert("metadata".into(), object_meta_schema());
+    }
+    schema
+}
+
+/// The fields of a Kubernetes object's `metadata` (ObjectMeta).
+fn object_meta_schema() -> serde_json::Value {
+    let fields = [
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    ];
+    let props: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|f| (f.to_string(), serde_json::json!({"x-kubernetes-preserve-unknown-fields": true})))
+        .collect();
+    serde_json::json!({"type": "object", "properties": props})
+}
+
+/// The fields of a core/v1 Secret.
+fn secret_schema() -> serde_json::Value {
+    let free = serde_json::json!({"x-kubernetes-preserve-unknown-fields": true});
+    serde_json::json!({"type": "object", "properties": {
+        "apiVersion": free, "kind": free, "metadata": object_meta_schema(),
+        "data": free, "stringData": free, "type": free, "immutable": free,
+    }})
+}
+
+/// Fields of `value` that `schema` (a structural OpenAPI schema) does not have, each named by
+/// its path with the nearest known field.
+fn unknown_fields(value: &serde_json::Value, schema: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    if schema.get("x-kubernetes-preserve-unknown-fields").and_then(|v| v.as_bool()) == Some(true) {
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+                for (key, v) in map {
+                    let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    match props.get(key) {
+                        Some(sub) => unknown_fields(v, sub, &at, out),
+                        None => {
+                            let nearest = props
+                                .keys()
+                                .map(|k| (strsim::damerau_levenshtein(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()), k))
+                                .min();
+                            match nearest {
+                                Some((d, k)) if d <= 2.max(key.len() / 3) => out.push(format!("unknown field `{at}`, did you mean `{k}`?")),
+                                _ => out.push(format!(
+                                    "unknown field `{at}` (known here: {})",
+                                    props.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                                )),
+                            }
+                        }
+                    }
+                }
+            } else if let Some(sub) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for (key, v) in map {
+                    unknown_fields(v, sub, &format!("{path}.{key}"), out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            if let Some(sub) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    unknown_fields(v, sub, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -177,7 +419,7 @@ data: {username: cm9vdA==}
 
     #[test]
     fn refuses_files_without_exactly_one_task() {
-        let err = TaskFile::parse("t.yaml", "kind: Secret\nmetadata: {name: x}\n")
+        let err = TaskFile::parse("t.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")
             .err()
             .expect("no task");
         assert!(err.to_string().contains("0 SyncTask"), "{err}");

@@ -83,6 +83,21 @@ fn the_api_server_takes_the_crd_and_refuses_invalid_tasks() {
         &["otherFailures must be less than spec.retry.connectionFailures"],
     );
     refused("no-source", task("no-source", "", false), &["spec.source", "Required value"]);
+    // The task-file corpus: what `kubectl apply --validate=strict` (strict field validation,
+    // the CRD's schema and CEL) does with each file is what the file says, and agrees with
+    // `ferry validate` on all but the files whose `# note:` says why not.
+    let mut wrong = Vec::new();
+    for (path, ferry_valid, _, accepts) in support::corpus() {
+        let file = path.display().to_string();
+        let out = plane.kubectl(&["apply", "--validate=strict", "--dry-run=server", "-f", &file]);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if out.status.success() != accepts {
+            wrong.push(format!("{file}: kubectl says: {text}"));
+        }
+        let noted = std::fs::read_to_string(&path).expect("read").contains("# note: the ");
+        assert!(accepts == ferry_valid || noted, "{file}: ferry and kubectl disagree without a note");
+    }
+    assert!(wrong.is_empty(), "kubectl answers otherwise than the corpus says:\n{}", wrong.join("\n"));
     refused(
         "no-phase",
         task("no-phase", "  syncTypes: {full: false, incremental: false}\n", true),

@@ -36,6 +36,9 @@ pub fn secret_env_var(name: &str, key: &str) -> String {
     namespaced,
     shortname = "st",
     category = "ferry",
+    validation = Rule::new("size(self.metadata.name) <= 191").message(
+        "metadata.name must be at most 191 characters: with its namespace it names the task's checkpoint row (255 characters)"
+    ),
     status = "SyncTaskStatus",
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Progress","type":"string","jsonPath":".status.progress"}"#,

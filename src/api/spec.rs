@@ -204,8 +204,10 @@ pub struct TableSpec {
     /// `status = 'paid' AND amount > 10`: comparisons, AND/OR/NOT/XOR, IN, BETWEEN, LIKE, IS [NOT] NULL, arithmetic and
     /// common string and date functions (docs/filters.md), over synchronised columns. Applied to
     /// the full sync and to every change; an update that moves a row out of it deletes the row
-    /// in the destination, one that moves a row in inserts it.
+    /// in the destination, one that moves a row in inserts it. At most 4,096 bytes, nested at
+    /// most 256 deep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub filter: Option<String>,
     /// Operations for this table, overriding the database's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,10 +258,10 @@ pub struct ThrottlingSpec {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct FullThrottle {
-    /// Source queries per second.
+    /// Source queries per second. Absent or 0: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_qps: Option<u32>,
-    /// Rows per second.
+    /// Rows per second. Absent or 0: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rps: Option<u32>,
     /// Megabytes per second.
@@ -271,7 +273,7 @@ pub struct FullThrottle {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct IncrementalThrottle {
-    /// Row events per second.
+    /// Row events per second. Absent or 0: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rps: Option<u32>,
     /// Megabytes per second.
@@ -319,7 +321,7 @@ impl Default for RetrySpec {
 /// moving on an idle source and makes the reported lag current. Without it, lag comes from the
 /// commit timestamps of the source's own transactions (and reads 0 once the reader is idle).
 /// The source account needs CREATE and INSERT on `database`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, KubeSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatSpec {
     /// Write a heartbeat row on the source every `interval`.
@@ -327,6 +329,10 @@ pub struct HeartbeatSpec {
     pub enabled: bool,
     /// Interval between heartbeats, e.g. `10s` (1s to 1h). Default 10s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 12))]
+    #[x_kube(validation = Rule::new(
+        "self.matches('^[0-9]+[smh]$') && duration(self) >= duration('1s') && duration(self) <= duration('1h')"
+    ).message("spec.heartbeat.interval must be a whole number of s, m or h (like 10s) from 1s to 1h"))]
     pub interval: Option<String>,
     /// Source database of the `ferry_heartbeat` table. Default `ferry`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -370,17 +376,20 @@ pub struct WorkerSpec {
     /// Tolerations of the worker Pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<Vec<Toleration>>,
-    /// Rows per snapshot chunk and per destination batch. Default 2000.
+    /// Rows per snapshot chunk and per destination batch: 1 to 100,000. Default 2000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100_000))]
     pub batch_rows: Option<u32>,
     /// Parallel apply lanes: changes are spread over this many destination connections by a
     /// hash of table and primary key, so each row keeps source order while different rows are
     /// written in parallel. 1 to 64; default 4 for mysql, 8 for lindorm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
     pub apply_lanes: Option<u32>,
     /// Parallel snapshot readers during full sync, each with its own consistent snapshot:
     /// several tables, and key ranges of a large table, are read at once. 1 to 32; default 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 32))]
     pub snapshot_readers: Option<u32>,
 }
 

@@ -51,6 +51,23 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
             problems.push(msg);
         }
     };
+    // Kubernetes' own rules for the names (a DNS-1123 subdomain and label), and the task key
+    // `namespace/name` must fit the checkpoint's `task` column (255 characters).
+    need(
+        is_dns_subdomain(name) && name.len() <= MAX_NAME,
+        format!(
+            "metadata.name `{}` must be 1 to {MAX_NAME} characters of a-z, 0-9, `-` and `.`, starting and ending with a letter or digit \
+             (a Kubernetes name; with its namespace it names the task's checkpoint row)",
+            name.chars().take(80).collect::<String>()
+        ),
+    );
+    need(
+        is_dns_label(namespace),
+        format!(
+            "metadata.namespace `{}` must be 1 to 63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit",
+            namespace.chars().take(80).collect::<String>()
+        ),
+    );
     need(
         !spec.source.host.is_empty(),
         "spec.source.host is empty: set the source's host name".into(),
@@ -275,6 +292,27 @@ pub fn listed_tables(spec: &SyncTaskSpec) -> (usize, bool) {
         .flat_map(|o| o.tables.iter().flatten())
         .any(|t| t.target_name.is_some() || t.column_mapping.as_ref().is_some_and(|m| !m.is_empty()));
     (listed, renames)
+}
+
+/// Longest `metadata.name`: the task key `namespace/name` (a namespace is at most 63
+/// characters) fits the checkpoint's 255-character `task` column. The CRD has the same rule.
+pub const MAX_NAME: usize = 191;
+
+/// A DNS-1123 subdomain: what Kubernetes takes as an object name.
+fn is_dns_subdomain(name: &str) -> bool {
+    (1..=253).contains(&name.len()) && name.split('.').all(is_dns_label_part)
+}
+
+/// A DNS-1123 label: what Kubernetes takes as a namespace name.
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && is_dns_label_part(name)
+}
+
+fn is_dns_label_part(part: &str) -> bool {
+    !part.is_empty()
+        && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !part.starts_with('-')
+        && !part.ends_with('-')
 }
 
 /// Most tables in a task that renames tables or columns (DTS's rule).

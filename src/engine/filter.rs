@@ -132,6 +132,13 @@ impl Filter {
     /// Parses `text`, refusing what Ferry cannot evaluate exactly like the source. The error
     /// names the line and column of the offending part.
     pub fn parse(text: &str) -> Result<Filter, String> {
+        if text.len() > MAX_FILTER_BYTES {
+            return Err(format!(
+                "the filter is {} bytes; at most {MAX_FILTER_BYTES} are accepted. Write long lists as `col IN (…)`, \
+                 or filter on a column that groups the rows",
+                text.len()
+            ));
+        }
         let dialect = MySqlDialect {};
         let mut parser = Parser::new(&dialect)
             .try_with_sql(text)
@@ -146,7 +153,7 @@ impl Filter {
         }
         Ok(Filter {
             text: text.to_string(),
-            root: compile(&expr)?,
+            root: compile(&expr, 0)?,
         })
     }
 
@@ -195,7 +202,20 @@ impl Filter {
     }
 }
 
-fn compile(expr: &Expr) -> Result<Node, String> {
+/// Longest filter text accepted (also the CRD's `maxLength`): a bound on the parse tree, whose
+/// evaluation (and drop) recurse over it.
+pub const MAX_FILTER_BYTES: usize = 4096;
+/// Deepest nesting of a filter's expression tree (a chain of `AND`s is as deep as it is long).
+pub const MAX_FILTER_DEPTH: usize = 256;
+
+fn compile(expr: &Expr, depth: usize) -> Result<Node, String> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(format!(
+            "the filter nests deeper than {MAX_FILTER_DEPTH} levels (a chain of that many AND, OR or operators counts as \
+             that deep); write long lists as `col IN (…)`"
+        ));
+    }
+    let compile = |e: &Expr| compile(e, depth + 1);
     let refuse = |what: &str| {
         let at = expr.span().start;
         format!(
@@ -929,13 +949,65 @@ fn to_text(s: &S) -> Option<(String, bool)> {
 
 /// SQL LIKE: `%` any run, `_` one character, `escape` quotes the next character.
 fn like(v: &[char], p: &[char], escape: char) -> bool {
-    let Some(&first) = p.first() else { return v.is_empty() };
-    match first {
-        '%' => (0..=v.len()).any(|i| like(&v[i..], &p[1..], escape)),
-        '_' => !v.is_empty() && like(&v[1..], &p[1..], escape),
-        c if c == escape && p.len() > 1 => v.first() == Some(&p[1]) && like(&v[1..], &p[2..], escape),
-        c => v.first() == Some(&c) && like(&v[1..], &p[1..], escape),
+    like_counted(v, p, escape).0
+}
+
+/// One element of a LIKE pattern.
+#[derive(Clone, Copy, PartialEq)]
+enum Pat {
+    /// `%`: any run of characters.
+    Any,
+    /// `_`: one character.
+    One,
+    Char(char),
+}
+
+/// [`like`], and the number of steps it took. Greedy matching with one backtracking point:
+/// on a mismatch, the last `%` takes one more character and matching resumes after it. Only
+/// the last `%` needs revisiting (whatever an earlier one took, the later one can absorb), so
+/// the work is at most (row length + 1) × (pattern length + 1) steps — linear in each, never
+/// exponential as trying every split at every `%` is.
+fn like_counted(v: &[char], p: &[char], escape: char) -> (bool, usize) {
+    let mut pattern = Vec::with_capacity(p.len());
+    let mut k = 0;
+    while k < p.len() {
+        match p[k] {
+            c if c == escape && k + 1 < p.len() => {
+                pattern.push(Pat::Char(p[k + 1]));
+                k += 1;
+            }
+            '%' if pattern.last() == Some(&Pat::Any) => {}
+            '%' => pattern.push(Pat::Any),
+            '_' => pattern.push(Pat::One),
+            c => pattern.push(Pat::Char(c)),
+        }
+        k += 1;
     }
+    let (mut i, mut j, mut steps) = (0, 0, 0);
+    // (pattern index after the last `%`, row index it resumes from)
+    let mut star: Option<(usize, usize)> = None;
+    while i < v.len() {
+        steps += 1;
+        match pattern.get(j) {
+            Some(Pat::One) => (i, j) = (i + 1, j + 1),
+            Some(Pat::Char(c)) if *c == v[i] => (i, j) = (i + 1, j + 1),
+            Some(Pat::Any) => {
+                star = Some((j + 1, i));
+                j += 1;
+            }
+            _ => match star {
+                Some((after, from)) => {
+                    star = Some((after, from + 1));
+                    (i, j) = (from + 1, after);
+                }
+                None => return (false, steps),
+            },
+        }
+    }
+    while pattern.get(j) == Some(&Pat::Any) {
+        j += 1;
+    }
+    (j == pattern.len(), steps)
 }
 
 fn int_arg(s: &S) -> Option<i64> {
@@ -1103,6 +1175,66 @@ mod tests {
         assert!(eval("UPPER(TRIM(name)) = 'ALICE' AND CHAR_LENGTH(name) = 7", &r));
         assert!(eval("id = '7abc'", &r), "string to number by prefix");
         assert!(eval("SUBSTRING(name, 2, 3) = 'lic' AND LEFT(name, 1) = 'a'", &r));
+    }
+
+    /// The pattern that kept a worker at 100% CPU for over a minute on a 40-character row,
+    /// and its neighbours: the same answers as the obvious definition, in work that grows
+    /// linearly with the row's and the pattern's length.
+    #[test]
+    fn like_is_linear_in_row_and_pattern() {
+        let chars = |s: &str| s.chars().collect::<Vec<char>>();
+        // The obvious definition, exponential: the reference for small cases.
+        fn reference(v: &[char], p: &[char], e: char) -> bool {
+            let Some(&first) = p.first() else { return v.is_empty() };
+            match first {
+                '%' => (0..=v.len()).any(|i| reference(&v[i..], &p[1..], e)),
+                '_' => !v.is_empty() && reference(&v[1..], &p[1..], e),
+                c if c == e && p.len() > 1 => v.first() == Some(&p[1]) && reference(&v[1..], &p[2..], e),
+                c => v.first() == Some(&c) && reference(&v[1..], &p[1..], e),
+            }
+        }
+        let rows = ["", "a", "ab", "aab", "abab", "ba", "a%b", "a_b", "xyz", "aaaa", "abcabc", "\\a"];
+        let patterns = [
+            "", "%", "_", "a", "%a", "a%", "%a%", "a%b", "%a%b", "_%_", "a\\%b", "a\\_b", "%b%a", "%%a%%", "\\\\a", "a\\",
+        ];
+        for row in rows {
+            for pattern in patterns {
+                let (r, p) = (chars(row), chars(pattern));
+                assert_eq!(like(&r, &p, '\\'), reference(&r, &p, '\\'), "{row:?} LIKE {pattern:?}");
+            }
+        }
+        let steps = |row_len: usize, segments: usize| {
+            let row: Vec<char> = "a".repeat(row_len).chars().collect();
+            let pattern: Vec<char> = format!("{}%b", "%a".repeat(segments)).chars().collect();
+            let (matched, steps) = like_counted(&row, &pattern, '\\');
+            assert!(!matched);
+            steps
+        };
+        let base = steps(40, 12);
+        assert!(base <= 41 * 27, "{base} steps for 40 characters and 12 segments");
+        for k in [2, 4, 8, 16] {
+            assert!(steps(40 * k, 12) <= k * base + 40 * k, "row x{k}: {} vs {base}", steps(40 * k, 12));
+            assert!(
+                steps(40, 12 * k) <= k * base + 40 * k,
+                "pattern x{k}: {} vs {base}",
+                steps(40, 12 * k)
+            );
+        }
+    }
+
+    /// A filter too long or too deep for the evaluator is refused, with the limit, before it is
+    /// parsed into a tree whose evaluation would overflow the stack.
+    #[test]
+    fn refuses_filters_too_long_or_too_deep() {
+        let long = vec!["id = 1"; 10_000].join(" AND ");
+        let err = Filter::parse(&long).expect_err("10,000 terms");
+        assert!(err.contains("at most 4096 are accepted"), "{err}");
+        let deep = vec!["id = 1"; 300].join(" OR ");
+        let err = Filter::parse(&deep).expect_err("300 terms deep");
+        assert!(err.contains("nests deeper than 256 levels"), "{err}");
+        let plus = format!("id = {}", vec!["1"; 2000].join("+"));
+        assert!(Filter::parse(&plus).expect_err("2,000 deep").contains("deeper than 256"));
+        assert!(Filter::parse(&vec!["id = 1"; 200].join(" OR ")).is_ok());
     }
 
     #[test]

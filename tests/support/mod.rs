@@ -430,3 +430,32 @@ pub async fn wait_caught_up_gtid(primary: &MariaDb, dst: &MariaDb, task: &str, t
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// The task-file corpus of `tests/task_files/` (see `tests/task_files.rs`): (path, expect
+/// valid, message fragment, kubectl accepts).
+pub fn corpus() -> Vec<(PathBuf, bool, String, bool)> {
+    let dir = root().join("tests/task_files");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/task_files")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let field = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("# {name}: ")))
+                    .unwrap_or_else(|| panic!("{}: no `# {name}:` line", path.display()))
+                    .to_string()
+            };
+            let valid = field("expect") == "valid";
+            let kubectl = field("kubectl") == "accepts";
+            let fragment = field("fragment");
+            (path, valid, fragment, kubectl)
+        })
+        .collect()
+}
+
