@@ -49,6 +49,7 @@ regression!(
     add_column_default_backslash_quote,
     lane_lock_contention,
     timestamp_default_session_zone,
+    created_table_before_checkpoint,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

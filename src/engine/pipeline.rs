@@ -192,6 +192,22 @@ impl<S: Sink> Pipeline<S> {
                     .get(&t.source.to_string())
                     .is_some_and(|p| p.done || !p.slices.is_empty())
         });
+        // Tables Ferry is about to create are the task's own before they exist (fuzzer case
+        // 4453746060154666282): a run that stops after creating one and before the checkpoint
+        // below finds it its own and not copied yet — made anew if the source's shape changed
+        // meanwhile — not a table new to the task whose destination lags behind the source.
+        let mut to_create = Vec::new();
+        for table in &new {
+            if !self.sink.exists(table).await? {
+                to_create.push(table.source.to_string());
+            }
+        }
+        if !to_create.is_empty() {
+            for name in to_create {
+                checkpoint.tables.entry(name).or_default().done = !full;
+            }
+            self.sink.apply(&[], &checkpoint).await?;
+        }
         let created = self.sink.prepare(&new, conflicting).await?;
         if !created.is_empty() {
             // Remembered before any row: they are the task's own from now on.

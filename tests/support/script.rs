@@ -19,6 +19,7 @@
 //! | `@sleep <ms>` | wait |
 //! | `@session <n>` | run the next SQL lines on source session `n` (1 at the start; opened on first use) |
 //! | `@disconnect` | close the current session (a prepared XA transaction then outlives it) and go back to session 1 |
+//! | `@destination <SQL>` | run one statement on the destination (a fault there, e.g. a trigger that fails a write) |
 //!
 //! A script that does not end in `@expect-failure` ends with an implicit `@wait` and `@compare`.
 //! `@lenient` (anywhere) says the source may refuse some statements (a fuzzer's case); a
@@ -48,6 +49,8 @@ pub enum Step {
     Sleep(u64),
     Session(u32),
     Disconnect,
+    /// SQL run on the destination (to set up a fault there, such as a failing trigger).
+    Destination(String),
 }
 
 impl Step {
@@ -67,6 +70,7 @@ impl Step {
             Step::Sleep(ms) => format!("@sleep {ms}"),
             Step::Session(n) => format!("@session {n}"),
             Step::Disconnect => "@disconnect".into(),
+            Step::Destination(sql) => format!("@destination {sql}"),
         }
     }
 }
@@ -101,6 +105,7 @@ impl Script {
                 "@sleep" => Step::Sleep(rest.parse().unwrap_or(100)),
                 "@session" => Step::Session(rest.parse().unwrap_or(1)),
                 "@disconnect" => Step::Disconnect,
+                "@destination" => Step::Destination(rest.into()),
                 "@lenient" => {
                     lenient = true;
                     continue;
@@ -347,6 +352,17 @@ impl State<'_> {
                 self.ferry = None;
             }
             Step::Sleep(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::Destination(sql) => {
+                let mut conn = self
+                    .dst
+                    .pool
+                    .get_conn()
+                    .await
+                    .map_err(|e| self.failure(format!("destination: {e}")))?;
+                conn.query_drop(sql.as_str())
+                    .await
+                    .map_err(|e| self.failure(format!("on the destination, `{sql}`: {e}")))?;
+            }
         }
         Ok(())
     }

@@ -36,6 +36,9 @@ pub trait Sink: Send {
     /// Applies a table change from source DDL, idempotently (it is replayed after a crash
     /// between the change and the next checkpoint).
     fn apply_ddl(&mut self, change: &SchemaChange) -> impl Future<Output = SyncResult<()>> + Send;
+
+    /// Whether the destination table of `table` exists.
+    fn exists(&mut self, table: &TableSchema) -> impl Future<Output = SyncResult<bool>> + Send;
 }
 
 /// How [`Sink::prepare`] treats a destination table that already exists.

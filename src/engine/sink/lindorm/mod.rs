@@ -768,4 +768,9 @@ impl Sink for LindormSink {
         let result = self.apply_inner(batch, checkpoint).await;
         result.map_err(|e| self.on_error(e))
     }
+
+    async fn exists(&mut self, table: &TableSchema) -> SyncResult<bool> {
+        let result = self.existing_columns(table).await;
+        result.map(|c| c.is_some()).map_err(|e| self.on_error(e))
+    }
 }

@@ -348,6 +348,15 @@ impl Sink for MysqlSink {
         let result = self.apply_inner(batch, checkpoint).await;
         result.map_err(|e| self.on_error(e))
     }
+
+    async fn exists(&mut self, table: &TableSchema) -> SyncResult<bool> {
+        let result = async {
+            let conn = self.conn().await?;
+            Ok(!schema::destination_columns(conn, &table.target).await?.is_empty())
+        }
+        .await;
+        result.map_err(|e| self.on_error(e))
+    }
 }
 
 /// One statement to run, values inline as literals ([`sql_literal`]). Multi-row writes go

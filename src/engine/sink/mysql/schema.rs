@@ -161,7 +161,7 @@ fn zero_default(c: &crate::engine::schema::Column) -> Option<String> {
 }
 
 /// Destination column names of `target`.
-async fn destination_columns(conn: &mut Conn, target: &crate::engine::event::TableId) -> SyncResult<Vec<String>> {
+pub async fn destination_columns(conn: &mut Conn, target: &crate::engine::event::TableId) -> SyncResult<Vec<String>> {
     conn.exec(
         "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
         (target.database.as_str(), target.table.as_str()),
