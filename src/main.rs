@@ -342,6 +342,9 @@ async fn verify(file: PathBuf, output: &str, chunk: u32, settle: &str) -> ExitCo
         );
         for t in &report.tables {
             let mut result = Vec::new();
+            if t.destination_missing {
+                result.push("the destination table does not exist: the task has not created it (run it first)".to_string());
+            }
             if !t.extra_columns.is_empty() {
                 result.push(format!("destination columns the source lacks: {}", t.extra_columns.join(", ")));
             }

@@ -66,12 +66,15 @@ pub struct TableReport {
     /// Synchronised columns the destination lacks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_columns: Vec<String>,
+    /// The destination table does not exist (the task has not created it yet).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub destination_missing: bool,
 }
 
 impl TableReport {
     /// Rows and columns the same on both ends.
     pub fn equal(&self) -> bool {
-        self.differing == 0 && self.extra_columns.is_empty() && self.missing_columns.is_empty()
+        !self.destination_missing && self.differing == 0 && self.extra_columns.is_empty() && self.missing_columns.is_empty()
     }
 }
 
@@ -153,9 +156,15 @@ async fn verify_table(src: &mut Conn, dst: &mut Conn, schema: &TableSchema, chun
         differing: 0,
         extra_columns: Vec::new(),
         missing_columns: Vec::new(),
+        destination_missing: false,
     };
     let source_stored = stored_columns(src, &schema.source).await?;
     let dest_stored = stored_columns(dst, &schema.target).await?;
+    if dest_stored.is_empty() {
+        // Not an error: a task that has not run (or not reached this table) has no table there.
+        report.destination_missing = true;
+        return Ok(report);
+    }
     let mut source_columns = Vec::new();
     let mut dest_columns = Vec::new();
     for column in &schema.columns {

@@ -97,7 +97,11 @@ fn the_api_server_takes_the_crd_and_refuses_invalid_tasks() {
         let noted = std::fs::read_to_string(&path).expect("read").contains("# note: the ");
         assert!(accepts == ferry_valid || noted, "{file}: ferry and kubectl disagree without a note");
     }
-    assert!(wrong.is_empty(), "kubectl answers otherwise than the corpus says:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "kubectl answers otherwise than the corpus says:\n{}",
+        wrong.join("\n")
+    );
     refused(
         "no-phase",
         task("no-phase", "  syncTypes: {full: false, incremental: false}\n", true),

@@ -189,6 +189,18 @@ async fn each_item_fails_and_passes_against_a_real_server() {
     assert_eq!(report.0, Some(1), "{:?}", report.1);
     expect(&report, "sourcePrivileges", "Warning", "ignored by spec.precheck.ignore");
 
+    // A source account with no privilege at all: the tables are hidden from it, which the
+    // `tables` item says as a privilege problem, and every item is still in the report.
+    src.exec("CREATE USER nobody IDENTIFIED BY 'weak-pass'").await;
+    let nobody = task_file(dir.path(), "nobody", &src, &dst, "[{database: app}]", "");
+    with_account(&nobody, "src", "nobody", "weak-pass");
+    let report = precheck(&nobody);
+    assert_eq!(report.0, Some(2));
+    expect(&report, "tables", "Failed", "the source account has no SELECT on `app`");
+    expect(&report, "sourcePrivileges", "Failed", "SELECT on `app`");
+    expect(&report, "binlogRetention", "Passed", "");
+    expect(&report, "foreignKeyCascades", "Warning", "not checked");
+
     // A destination account that may only read.
     let reader = task_file(dir.path(), "reader", &src, &dst, "[{database: app}]", "");
     with_account(&reader, "dst", "reader", "weak-pass");

@@ -48,7 +48,10 @@ fn every_corpus_file_gets_its_answer_and_no_output_holds_a_secret() {
         for verb in ["run", "precheck", "verify"] {
             let (code, text) = ferry(&[verb, "-f", &file]);
             assert_eq!(code, Some(2), "{file}: ferry {verb}: {text}");
-            assert!(text.contains(fragment.as_str()), "{file}: ferry {verb}: `{fragment}` not in: {text}");
+            assert!(
+                text.contains(fragment.as_str()),
+                "{file}: ferry {verb}: `{fragment}` not in: {text}"
+            );
             for part in SECRET_PARTS {
                 assert!(!text.contains(part), "{file}: the password is in the output of {verb}: {text}");
             }

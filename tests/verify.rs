@@ -158,3 +158,23 @@ async fn verify_finds_rows_between_char_keys_a_no_pad_collation_pads() {
     assert_eq!(differing, 2, "{out}");
     assert_eq!(kinds, ["missing k=''", "missing k='a'"], "{out}");
 }
+
+/// `ferry verify` of a task that has not run: each table is reported as missing in the
+/// destination (exit 1), not as a raw "Table … doesn't exist" error.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_of_a_task_not_run_reports_missing_tables() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    src.exec("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT); INSERT INTO app.t VALUES (1, 1)")
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = task_file(dir.path(), "notrun", &src, &dst, "[{database: app}]", "");
+    let (code, out) = ferry_cli("verify", &file, &["--settle", "0s"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("the destination table does not exist: the task has not created it"),
+        "{out}"
+    );
+    let (code, out) = ferry_cli("verify", &file, &["-o", "json", "--settle", "0s"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("\"destinationMissing\": true"), "{out}");
+}

@@ -27,18 +27,35 @@ pub async fn run(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint
             items.push(ensure_source_version(&mut conn).await);
             items.extend(ensure_binlog_settings(&mut conn).await);
             items.push(ensure_server_id(&mut conn, task).await);
-            let (item, found) = ensure_tables(&mut conn, task).await;
-            items.push(item);
+            let (tables_item, found) = ensure_tables(&mut conn, task).await;
+            items.push(tables_item);
             items.push(ensure_table_count(task));
+            // Every item is in the report, also when the tables could not be read: the ones
+            // that need them say so.
+            let listed = found.as_deref().unwrap_or_default();
+            items.push(ensure_source_privileges(&mut conn, task, found.as_deref()).await);
+            items.push(ensure_binlog_retention(&mut conn, listed).await);
+            items.push(ensure_binlog_not_filtered(&mut conn, task).await);
+            let lindorm = task.spec.destination.kind == DestinationKind::Lindorm;
             if let Some(found) = &found {
-                items.push(ensure_source_privileges(&mut conn, found).await);
-                items.push(ensure_binlog_retention(&mut conn, found).await);
                 items.push(ensure_no_cascading_foreign_keys(&mut conn, found).await);
-                items.push(ensure_binlog_not_filtered(&mut conn, task).await);
-                if task.spec.destination.kind == DestinationKind::Lindorm {
+                if lindorm {
                     items.push(ensure_no_bit_columns(found));
                     items.push(ensure_lindorm_names(found));
                     items.push(ensure_lindorm_key_size(found));
+                }
+            } else {
+                let mut unchecked = vec![("foreignKeyCascades", true)];
+                if lindorm {
+                    unchecked.extend([("bitColumns", false), ("lindormNames", false), ("lindormKeySize", true)]);
+                }
+                for (name, ignorable) in unchecked {
+                    items.push(item(
+                        name,
+                        PrecheckResult::Warning,
+                        ignorable,
+                        "not checked: the selected tables could not be read (see the `tables` item)".into(),
+                    ));
                 }
             }
             items.push(ensure_no_online_ddl_tables(&mut conn, task).await);
@@ -203,7 +220,34 @@ async fn ensure_binlog_settings(conn: &mut Conn) -> Vec<PrecheckItem> {
 /// columns), at least one synchronised column outside it, and only supported types; every
 /// listed column and every filter column exists.
 async fn ensure_tables(conn: &mut Conn, task: &ValidatedTask) -> (PrecheckItem, Option<Vec<DiscoveredTable>>) {
-    match discover(conn, &task.selection).await {
+    let discovered = discover(conn, &task.selection).await;
+    // The servers hide from an account what it may not use: a table it cannot read looks absent.
+    let hidden: Vec<String> = if discovered.is_err() {
+        let grants = grants(conn).await;
+        task.selection
+            .databases()
+            .into_iter()
+            .filter(|d| !granted(&grants, d, "SELECT"))
+            .map(|d| format!("`{d}`"))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !hidden.is_empty() {
+        return (
+            failed(
+                "tables",
+                false,
+                format!(
+                    "the source account has no SELECT on {}, so the server does not show it their tables (they may exist). \
+                     Remedy: GRANT SELECT ON <database>.* TO the account (see the sourcePrivileges item)",
+                    hidden.join(", ")
+                ),
+            ),
+            None,
+        );
+    }
+    match discovered {
         Ok(tables) => (
             passed(
                 "tables",
@@ -305,15 +349,23 @@ fn granted(grants: &[(String, String)], database: &str, privilege: &str) -> bool
 }
 
 /// SELECT on every selected table, REPLICATION SLAVE, and REPLICATION CLIENT / BINLOG MONITOR.
-async fn ensure_source_privileges(conn: &mut Conn, tables: &[DiscoveredTable]) -> PrecheckItem {
+async fn ensure_source_privileges(conn: &mut Conn, task: &ValidatedTask, tables: Option<&[DiscoveredTable]>) -> PrecheckItem {
     let mut missing = Vec::new();
-    for t in tables {
+    for t in tables.unwrap_or_default() {
         let sql = format!("SELECT 1 FROM {} LIMIT 0", quote_table(&t.schema.source));
         if conn.query_drop(sql).await.is_err() {
             missing.push(format!("SELECT on `{}`", t.schema.source));
         }
     }
     let grants = grants(conn).await;
+    // The tables could not be read: whether that is for want of SELECT on their databases.
+    if tables.is_none() {
+        for database in task.selection.databases() {
+            if !granted(&grants, database, "SELECT") {
+                missing.push(format!("SELECT on `{database}`"));
+            }
+        }
+    }
     if !granted(&grants, "*", "REPLICATION SLAVE") {
         missing.push("REPLICATION SLAVE".into());
     }

@@ -458,4 +458,3 @@ pub fn corpus() -> Vec<(PathBuf, bool, String, bool)> {
         })
         .collect()
 }
-
