@@ -859,17 +859,21 @@ impl BinlogReader {
         Ok(out)
     }
 
-    /// The table as the source has it now, as the task selects it; `None` when it is gone.
-    /// A TIMESTAMP DEFAULT written in time zone `zone` (the server's default zone when `None`),
-    /// as a UTC literal, converted by the source itself; `None` when it cannot convert it.
-    async fn timestamp_default_in_utc(&mut self, literal: &str, zone: Option<&str>, here: &str) -> SyncResult<Option<String>> {
+    /// The side connection to the source (for catalog reads while the binlog streams), opened
+    /// on first use.
+    async fn side_conn(&mut self) -> SyncResult<&mut mysql_async::Conn> {
         if self.side.is_none() {
             self.side = Some(self.endpoint.connect().await?);
         }
-        let conn = self
-            .side
+        self.side
             .as_mut()
-            .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no side connection"))?;
+            .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no side connection"))
+    }
+
+    /// A TIMESTAMP DEFAULT written in time zone `zone` (the server's default zone when `None`),
+    /// as a UTC literal, converted by the source itself; `None` when it cannot convert it.
+    async fn timestamp_default_in_utc(&mut self, literal: &str, zone: Option<&str>, here: &str) -> SyncResult<Option<String>> {
+        let conn = self.side_conn().await?;
         let zone = zone.map_or_else(
             || "@@global.time_zone".to_string(),
             |z| crate::engine::mysql_conn::sql_literal(&crate::engine::event::Value::Text(z.to_string())),
@@ -890,14 +894,13 @@ impl BinlogReader {
         }
     }
 
+    /// The table as the source has it now, as the task selects it; `None` when it is gone.
     async fn rediscover(&mut self, table: &TableId, here: &str) -> SyncResult<Option<TableSchema>> {
-        if self.side.is_none() {
-            self.side = Some(self.endpoint.connect().await?);
-        }
-        let conn = self
-            .side
-            .as_mut()
-            .ok_or_else(|| SyncError::new(ErrorClass::Connection, "no side connection"))?;
+        // Opened first; borrowed beside `self.selection` below.
+        self.side_conn().await?;
+        let Some(conn) = self.side.as_mut() else {
+            return Err(SyncError::new(ErrorClass::Connection, "no side connection"));
+        };
         match discover_table(conn, &self.selection, &table.database, &table.table).await {
             Ok(found) => {
                 // The table as it is *now*, which may be further on than this statement: rows
