@@ -50,6 +50,7 @@ regression!(
     lane_lock_contention,
     timestamp_default_session_zone,
     created_table_before_checkpoint,
+    savepoint_engine_changed_later,
 );
 
 /// Replays the script named by `FERRY_REPLAY_SCRIPT` (a fuzzer's reduced case, say) on fresh

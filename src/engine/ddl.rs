@@ -82,12 +82,6 @@ pub enum DdlOp {
         table: TableId,
         what: String,
     },
-    /// No effect on the rows of `table`, but on how it behaves (its engine: whether it can roll
-    /// back): the reader looks at the table again.
-    Refresh {
-        table: TableId,
-        what: String,
-    },
     /// Not about tables.
     Unrelated,
 }
@@ -404,16 +398,9 @@ fn alter_table(statement: &str, words: &Words, db: &str) -> Vec<DdlOp> {
             | ("WITHOUT", "VALIDATION") => out.push(no_effect(&format!("{} {}", w(0), w(1)))),
             (first, _) if is_table_option(first) => {
                 // Several options may follow one another without commas; a PARTITION clause may
-                // end them. Options change no rows; an engine change changes whether the table
-                // rolls back, so the reader looks at it again.
-                if has("ENGINE") {
-                    out.push(DdlOp::Refresh {
-                        table: table.clone(),
-                        what: "ENGINE".into(),
-                    });
-                } else {
-                    out.push(no_effect("table options"));
-                }
+                // end them. Options change no rows. Not even ENGINE: which rows a transaction's
+                // group holds does not depend on what Ferry knows of engines (source/mysql/txn.rs).
+                out.push(no_effect(if has("ENGINE") { "ENGINE" } else { "table options" }));
             }
             _ => out.push(unsupported(Vec::new(), "an alteration Ferry cannot parse")),
         }
@@ -852,7 +839,7 @@ mod tests {
 
         assert_eq!(parse("DROP VIEW v", "d"), vec![DdlOp::Unrelated]);
         assert!(
-            matches!(&parse("ALTER TABLE t ENGINE = Aria, FROBNICATE", "d")[..], [DdlOp::Refresh { .. }, DdlOp::Unsupported { table, .. }] if table == &t)
+            matches!(&parse("ALTER TABLE t ENGINE = Aria, FROBNICATE", "d")[..], [DdlOp::NoEffect { .. }, DdlOp::Unsupported { table, .. }] if table == &t)
         );
     }
 
@@ -879,7 +866,7 @@ mod tests {
                 "{sql}: {ops:?}"
             );
         }
-        assert!(matches!(&parse("ALTER TABLE t ENGINE=InnoDB", "d")[..], [DdlOp::Refresh { .. }]));
+        assert!(matches!(&parse("ALTER TABLE t ENGINE=InnoDB", "d")[..], [DdlOp::NoEffect { .. }]));
         assert_eq!(parse("OPTIMIZE TABLE a, d.b", "x").len(), 2);
     }
 

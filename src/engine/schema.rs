@@ -83,9 +83,6 @@ pub struct TableSchema {
     /// Whether the task lists this table's columns (`columns:`): a column added on the source
     /// is then not followed.
     pub fixed_columns: bool,
-    /// The table's engine cannot roll back (MyISAM, Aria, MEMORY): its changes stand even when
-    /// the transaction that made them is rolled back.
-    pub non_transactional: bool,
 }
 
 /// The operations synchronised for a table (`operations`, inherited from its database).

@@ -316,8 +316,9 @@ impl BinlogReader {
                     seq,
                     standalone: flags & FL_STANDALONE != 0,
                 });
-                // A group the server does not mark as safely rollbackable changed a
-                // non-transactional table: it may end in ROLLBACK [TO SAVEPOINT], so hold it.
+                // A group the server does not mark as safely rollbackable is a transaction that
+                // also changed a non-transactional table (whose rows are groups of their own):
+                // it may end in ROLLBACK [TO SAVEPOINT], so hold it.
                 // An XA transaction's rows wait for its XA COMMIT.
                 let hold = flags & (FL_TRANSACTIONAL | FL_STANDALONE) == 0;
                 self.txn.begin(hold, start);
@@ -420,9 +421,7 @@ impl BinlogReader {
                         out.push(self.commit(end_pos, header.timestamp()));
                     }
                     Some(Control::Rollback) => {
-                        let mut rows = Vec::new();
-                        self.txn.rollback(&mut rows).map_err(|why| refused(why, remedy))?;
-                        out.extend(rows.into_iter().map(SourceEvent::Row));
+                        self.txn.rollback().map_err(|why| refused(why, remedy))?;
                         out.push(self.commit(end_pos, header.timestamp()));
                     }
                     Some(Control::Savepoint(name)) => self.txn.savepoint(&name, self.flavor == Flavor::Mysql),
@@ -642,7 +641,6 @@ impl BinlogReader {
                 | DdlOp::DropColumns { ref table, .. }
                 | DdlOp::Unsupported { ref table, .. }
                 | DdlOp::NoEffect { ref table, .. }
-                | DdlOp::Refresh { ref table, .. }
                     if self.in_copy(table, position.pos) =>
                 {
                     skip(&mut out, format!("the copy of `{table}` was taken after this statement"));
@@ -656,17 +654,6 @@ impl BinlogReader {
                     if self.tables.contains_key(&key_of(&table)) {
                         skip(&mut out, format!("{what} does not change rows"));
                     }
-                }
-                DdlOp::Refresh { table, what } => {
-                    let Some(old) = self.tables.get(&key_of(&table)).cloned() else {
-                        continue;
-                    };
-                    if let Some(now) = self.rediscover(&table, here).await? {
-                        let mut refreshed = (*old).clone();
-                        refreshed.non_transactional = now.non_transactional;
-                        self.tables.insert(key_of(&table), Arc::new(refreshed));
-                    }
-                    skip(&mut out, format!("{what} does not change rows"));
                 }
                 DdlOp::CreateTable { table, replace, columns } => {
                     if self.selection.table(&table.database, &table.table).is_none() {

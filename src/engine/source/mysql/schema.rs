@@ -39,12 +39,12 @@ type Indexes = BTreeMap<String, (bool, Vec<(String, bool)>)>;
 /// What `information_schema` says about some tables.
 struct Catalog {
     /// Database, table, estimated rows, whether its engine supports transactions.
-    tables: Vec<(String, String, Option<u64>, String)>,
+    tables: Vec<(String, String, Option<u64>)>,
     columns: BTreeMap<(String, String), Vec<Column>>,
     indexes: BTreeMap<(String, String), Indexes>,
 }
 
-type TableRow = (String, String, Option<u64>, String);
+type TableRow = (String, String, Option<u64>);
 type CatalogRows = (Vec<TableRow>, Vec<ColumnRow>, Vec<IndexRow>);
 
 /// Reads tables, columns and indexes of `databases` (of one table when `only` is given).
@@ -58,7 +58,7 @@ async fn catalog(conn: &mut Conn, databases: &[&str], only: Option<&str>) -> Syn
     for _ in 0..10 {
         let again = catalog_rows(conn, databases, only).await?;
         let shape = |rows: &CatalogRows| {
-            let tables: Vec<_> = rows.0.iter().map(|(d, t, _, tx)| (d.clone(), t.clone(), tx.clone())).collect();
+            let tables: Vec<_> = rows.0.iter().map(|(d, t, _)| (d.clone(), t.clone())).collect();
             (tables, rows.1.clone(), rows.2.clone())
         };
         if shape(&again) == shape(&last) {
@@ -86,8 +86,7 @@ async fn catalog_rows(conn: &mut Conn, databases: &[&str], only: Option<&str>) -
     let tables: Vec<TableRow> = conn
         .exec(
             format!(
-                "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS, IFNULL(e.TRANSACTIONS, 'YES') FROM information_schema.TABLES t \
-                 LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
+                "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS FROM information_schema.TABLES t \
                  WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA IN ({placeholders}){} ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME",
                 table_filter.replace("TABLE_NAME", "t.TABLE_NAME")
             ),
@@ -211,7 +210,7 @@ pub async fn discover_present(conn: &mut Conn, selection: &Selection) -> SyncRes
         let object = selection
             .object(database)
             .ok_or_else(|| SyncError::definite("lost a database", "report this as a bug"))?;
-        let all: Vec<&(String, String, Option<u64>, String)> = catalog.tables.iter().filter(|t| t.0 == database).collect();
+        let all: Vec<&(String, String, Option<u64>)> = catalog.tables.iter().filter(|t| t.0 == database).collect();
         let wanted: Vec<&str> = match &object.tables {
             None => all.iter().map(|t| t.1.as_str()).collect(),
             Some(specs) => specs.iter().map(|s| s.name.as_str()).collect(),
@@ -227,8 +226,7 @@ pub async fn discover_present(conn: &mut Conn, selection: &Selection) -> SyncRes
             let key = (database.to_string(), name.to_string());
             let all_columns = catalog.columns.remove(&key).unwrap_or_default();
             let indexes = catalog.indexes.remove(&key).unwrap_or_default();
-            let mut schema = build_schema(selection, database, name, all_columns, &indexes)?;
-            schema.non_transactional = row.3 != "YES";
+            let schema = build_schema(selection, database, name, all_columns, &indexes)?;
             out.tables.push(DiscoveredTable {
                 schema,
                 rows_estimated: row.2.unwrap_or(0),
@@ -250,8 +248,7 @@ pub async fn discover_table(conn: &mut Conn, selection: &Selection, database: &s
     let key = (database.to_string(), table.to_string());
     let all_columns = catalog.columns.remove(&key).unwrap_or_default();
     let indexes = catalog.indexes.remove(&key).unwrap_or_default();
-    let mut schema = build_schema(selection, database, table, all_columns, &indexes)?;
-    schema.non_transactional = row.3 != "YES";
+    let schema = build_schema(selection, database, table, all_columns, &indexes)?;
     Ok(Some(DiscoveredTable {
         schema,
         rows_estimated: row.2.unwrap_or(0),
@@ -350,7 +347,6 @@ fn build_schema(selection: &Selection, database: &str, name: &str, all_columns: 
         filter,
         ops: selection.operations(database, name),
         fixed_columns: wanted.is_some(),
-        non_transactional: false,
     })
 }
 

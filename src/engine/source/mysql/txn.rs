@@ -4,14 +4,24 @@
 //! the point in the binlog where it became visible on the source.
 //!
 //! What the binlog holds that is not committed, and what is done about it:
+//! - **Where rows of non-transactional tables go.** In row format (the only one Ferry reads)
+//!   the server writes each statement's rows of a non-transactional table (MyISAM, Aria,
+//!   MEMORY) to the statement cache, flushed at the statement's end as an event group of its
+//!   own, even inside a transaction; only rows of transactional tables go to the transaction's
+//!   cache (`use_trans_cache` in MariaDB's and MySQL's `sql/log.cc` / `binlog.cc`: in row format
+//!   the cache is chosen by the table's engine alone). So a transaction's own group holds rows
+//!   of transactional tables only, whatever Ferry knows of the tables' engines now (fuzzer
+//!   case 7874703291829923465: a table made MyISAM later in the binlog kept rows the server had
+//!   rolled back).
 //! - **Savepoints.** A transaction that only touched transactional tables and rolled back to a
 //!   savepoint is logged without the rolled-back rows. One that also changed a
-//!   non-transactional table (MyISAM, Aria, MEMORY) is logged whole: the rolled-back rows, then
-//!   a `ROLLBACK TO` statement. Those rows are *held* here until the transaction ends, and a
-//!   `ROLLBACK TO` drops the held rows of transactional tables logged after its savepoint (rows
-//!   of non-transactional tables stay: the server could not undo them either).
+//!   non-transactional table is logged whole: the rolled-back rows, then a `ROLLBACK TO`
+//!   statement. Those rows are *held* here until the transaction ends, and a `ROLLBACK TO`
+//!   drops the held rows logged after its savepoint. (MariaDB 10.11, seen here: a `ROLLBACK TO`
+//!   a savepoint set before any row is logged as the rows so far, then `ROLLBACK`, ending the
+//!   group; the rows after it come as a new group.)
 //! - **Rollback of such a transaction**: logged whole with `ROLLBACK` at its end; its held rows
-//!   of transactional tables are dropped.
+//!   are dropped.
 //! - **Which transactions are held**: MariaDB marks every event group that can be rolled back
 //!   safely (its GTID event's `FL_TRANSACTIONAL` flag); a group without it is held. MySQL has
 //!   no such flag: a transaction is held from its first `SAVEPOINT` on (documentation only: no
@@ -256,7 +266,8 @@ impl Transactions {
         }
     }
 
-    /// `ROLLBACK TO SAVEPOINT name`: drops the held rows of transactional tables logged since.
+    /// `ROLLBACK TO SAVEPOINT name`: drops the rows held since (all of transactional tables:
+    /// see the module's documentation).
     pub fn rollback_to(&mut self, name: &str) -> Result<(), Refusal> {
         let Some(open) = &mut self.open else { return Ok(()) };
         let Some(at) = open.savepoints.iter().rposition(|(n, _)| n == name) else {
@@ -266,8 +277,7 @@ impl Transactions {
         };
         let mark = open.savepoints[at].1;
         open.savepoints.truncate(at + 1);
-        let later = open.held.split_off(mark);
-        open.held.extend(later.into_iter().filter(|e| e.table.non_transactional));
+        open.held.truncate(mark);
         Ok(())
     }
 
@@ -288,8 +298,8 @@ impl Transactions {
     }
 
     /// The transaction was rolled back (it changed a non-transactional table, or the server
-    /// would not have logged it): only its rows of non-transactional tables stay.
-    pub fn rollback(&mut self, out: &mut Vec<ChangeEvent>) -> Result<(), Refusal> {
+    /// would not have logged it): its held rows, all of transactional tables, are dropped.
+    pub fn rollback(&mut self) -> Result<(), Refusal> {
         let Some(open) = self.open.take() else { return Ok(()) };
         if open.passed > 0 {
             return Err(format!(
@@ -297,7 +307,6 @@ impl Transactions {
                 open.passed
             ));
         }
-        out.extend(open.held.into_iter().filter(|e| e.table.non_transactional));
         Ok(())
     }
 
@@ -370,12 +379,9 @@ mod tests {
         schema::TableSchema,
     };
 
-    fn row(id: i64, non_transactional: bool) -> ChangeEvent {
+    fn row(id: i64) -> ChangeEvent {
         ChangeEvent {
-            table: Arc::new(TableSchema {
-                non_transactional,
-                ..Default::default()
-            }),
+            table: Arc::new(TableSchema::default()),
             change: RowChange::Insert {
                 after: vec![Value::Int(id)],
             },
@@ -434,42 +440,42 @@ mod tests {
     }
 
     #[test]
-    fn rollback_to_savepoint_drops_only_later_transactional_rows() {
+    fn rollback_to_savepoint_drops_the_rows_held_since() {
         let mut t = Transactions::default();
         let mut out = Vec::new();
         t.begin(true, Position::default());
-        t.row(row(1, false), &mut out).expect("held");
+        t.row(row(1), &mut out).expect("held");
         t.savepoint("s1", false);
-        t.row(row(2, false), &mut out).expect("held");
-        t.row(row(3, true), &mut out).expect("held");
+        t.row(row(2), &mut out).expect("held");
+        t.row(row(3), &mut out).expect("held");
         t.savepoint("s2", false);
-        t.row(row(4, false), &mut out).expect("held");
+        t.row(row(4), &mut out).expect("held");
         t.rollback_to("s1").expect("known savepoint");
         // s2 is gone with the rollback to s1.
         assert!(t.rollback_to("s2").is_err());
-        t.row(row(5, false), &mut out).expect("held");
+        t.row(row(5), &mut out).expect("held");
         assert!(out.is_empty(), "nothing passes before the commit");
         t.commit(&mut out);
-        assert_eq!(ids(&out), vec![1, 3, 5]);
+        assert_eq!(ids(&out), vec![1, 5]);
     }
 
     #[test]
-    fn a_rolled_back_transaction_keeps_only_non_transactional_rows() {
+    fn a_rolled_back_transaction_passes_nothing_on() {
         let mut t = Transactions::default();
         let mut out = Vec::new();
         t.begin(true, Position::default());
-        t.row(row(1, false), &mut out).expect("held");
-        t.row(row(2, true), &mut out).expect("held");
-        t.rollback(&mut out).expect("held rows can be rolled back");
-        assert_eq!(ids(&out), vec![2]);
+        t.row(row(1), &mut out).expect("held");
+        t.row(row(2), &mut out).expect("held");
+        t.rollback().expect("held rows can be rolled back");
+        assert!(out.is_empty());
         // Rows already passed on cannot be taken back: refused, not ignored.
         let mut t = Transactions::default();
         let mut out = Vec::new();
         t.begin(false, Position::default());
-        t.row(row(1, false), &mut out).expect("passed");
+        t.row(row(1), &mut out).expect("passed");
         t.savepoint("s", false);
         assert!(t.rollback_to("s").is_err());
-        assert!(t.rollback(&mut out).is_err());
+        assert!(t.rollback().is_err());
     }
 
     #[test]
@@ -477,9 +483,9 @@ mod tests {
         let mut t = Transactions::default();
         let mut out = Vec::new();
         t.begin(false, Position::default());
-        t.row(row(1, false), &mut out).expect("passed");
+        t.row(row(1), &mut out).expect("passed");
         t.savepoint("a", true);
-        t.row(row(2, false), &mut out).expect("held");
+        t.row(row(2), &mut out).expect("held");
         t.rollback_to("a").expect("known");
         t.commit(&mut out);
         assert_eq!(ids(&out), vec![1]);
@@ -495,12 +501,12 @@ mod tests {
             gtid: None,
         };
         t.xa_start(start.clone());
-        t.row(row(1, false), &mut out).expect("held");
+        t.row(row(1), &mut out).expect("held");
         assert_eq!(t.xa_prepare("X'31',X'',1", false, &mut out), Some(start));
         assert!(out.is_empty());
         // Another transaction commits in between.
         t.begin(false, Position::default());
-        t.row(row(9, false), &mut out).expect("passed");
+        t.row(row(9), &mut out).expect("passed");
         t.commit(&mut out);
         t.xa_commit("X'31',X'',1", &mut out).expect("prepared");
         assert_eq!(ids(&out), vec![9, 1]);
@@ -509,12 +515,12 @@ mod tests {
             "a second commit has nothing to apply"
         );
         t.xa_start(Position::default());
-        t.row(row(2, false), &mut out).expect("held");
+        t.row(row(2), &mut out).expect("held");
         t.xa_prepare("X'32',X'',1", false, &mut out);
         t.xa_rollback("X'32',X'',1");
         assert_eq!(ids(&out), vec![9, 1]);
         t.xa_start(Position::default());
-        t.row(row(3, false), &mut out).expect("held");
+        t.row(row(3), &mut out).expect("held");
         assert_eq!(t.xa_prepare("X'33',X'',1", true, &mut out), None);
         assert_eq!(ids(&out), vec![9, 1, 3]);
     }
