@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use ferry::{
     api::{SyncTask, validate},
     metrics::TaskMetrics,
+    precheck::Gate,
     task_file::TaskFile,
     worker::{Connections, run_task},
 };
@@ -214,14 +215,14 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
     });
     // The prechecks first, as in a cluster; an end that is down is retried by the run itself.
     let (source, destination) = ferry::worker::endpoints(&task, &connections);
-    let report = ferry::precheck::run(&task, &source, &destination).await;
+    let (report, gate) = ferry::precheck::gate(&task, &source, &destination).await;
     for item in report.items.iter().filter(|i| i.result != ferry::api::PrecheckResult::Passed) {
         tracing::warn!(check = %item.name, result = ?item.result, "precheck: {}", item.message);
     }
-    if !report.passed && !ferry::precheck::only_unreachable(&report) {
-        if ferry::precheck::has_started(&task, &destination).await {
-            tracing::warn!("a precheck failed, but the task has already started: resuming from its checkpoint");
-        } else {
+    match gate {
+        Gate::Start | Gate::Unreachable => {}
+        Gate::Resume => tracing::warn!("a precheck failed, but the task has already started: resuming from its checkpoint"),
+        Gate::Failed => {
             eprintln!(
                 "error: a precheck failed (`ferry precheck -f {}` shows the report); not starting",
                 file.display()

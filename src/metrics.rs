@@ -5,7 +5,10 @@
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
@@ -74,6 +77,10 @@ pub struct TaskMetrics {
     pub checkpoint_source_time: IntGauge,
     pub binlog_retention_seconds: IntGauge,
     pub binlog_purge_margin_seconds: IntGauge,
+    /// Source commit time of the oldest change read and not yet applied, 0 when there is none:
+    /// while one change holds the apply loop (a slow sink, a long filter evaluation), the lag
+    /// grows from it instead of showing the last value.
+    pub pending_since: AtomicI64,
     pub text: Mutex<TextState>,
 }
 
@@ -106,7 +113,7 @@ impl TaskMetrics {
             batches: counter("ferry_batches_total", "Destination batches committed")?,
             lag_seconds: gauge(
                 "ferry_lag_seconds",
-                "Seconds between the source commit of the last applied event and now",
+                "Seconds between the source commit of the last applied event and now (of the oldest event read and not yet applied, when that is older)",
             )?,
             checkpoint_file_number: gauge("ferry_checkpoint_binlog_file_number", "Number of the binlog file of the checkpoint")?,
             checkpoint_offset: gauge(
@@ -155,6 +162,7 @@ impl TaskMetrics {
             )?,
             errors,
             registry,
+            pending_since: AtomicI64::new(0),
             text: Mutex::new(TextState {
                 stage: Stage::Starting,
                 position: String::new(),
@@ -184,6 +192,24 @@ impl TaskMetrics {
         if self.text().stage == Stage::Retrying {
             self.lag_seconds.set(age);
         }
+        let pending = self.pending_since.load(Ordering::Relaxed);
+        if pending > 0 && now - pending > self.lag_seconds.get() {
+            self.lag_seconds.set(now - pending);
+        }
+    }
+
+    /// A change committed on the source at `commit_ts` was read (see `pending_since`).
+    pub fn read_change(&self, commit_ts: u32) {
+        if commit_ts > 0 {
+            let _ = self
+                .pending_since
+                .compare_exchange(0, i64::from(commit_ts), Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Every change read so far was applied (or had nothing to apply).
+    pub fn nothing_pending(&self) {
+        self.pending_since.store(0, Ordering::Relaxed);
     }
 
     /// When the binlog the task needs is at risk of being purged (less than half the retention

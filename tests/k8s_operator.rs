@@ -418,3 +418,86 @@ async fn e2e_worker_crash_window() {
     );
     assert!(get(&plane, &["get", "pod", "app-worker", "-o", "name", "--ignore-not-found"]).is_empty());
 }
+
+/// No Secret value reaches any output: a task with a distinctive password that works and one
+/// with a distinctive password the source refuses run under the operator; the SyncTasks (status
+/// included), every Event, the Pods, Leases and ConfigMaps, the operator's log and /metrics, the
+/// worker Pods' logs and the checkpoint table hold neither password, in clear or in base64.
+#[tokio::test(flavor = "multi_thread")]
+async fn e2e_no_secret_reaches_any_output() {
+    use base64::Engine as _;
+    const GOOD: &str = "Canary-Pw-7Q1zK4";
+    const WRONG: &str = "Canary-Wrong-9XmL2";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plane, runner, operator) = cluster(dir.path()).await;
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    seed(&src, 2000).await;
+    for db in [&src, &dst] {
+        db.exec(&format!(
+            "CREATE USER canary@'%' IDENTIFIED BY '{GOOD}'; GRANT ALL PRIVILEGES ON *.* TO canary@'%'"
+        ))
+        .await;
+    }
+    let task = |name: &str, password: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}-src}}\nstringData: {{username: canary, password: {password}}}\n---\n\
+             apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}-dst}}\nstringData: {{username: canary, password: {GOOD}}}\n---\n\
+             apiVersion: ferry.dev/v1alpha1\nkind: SyncTask\nmetadata: {{name: {name}}}\nspec:\n  \
+             source: {{host: 127.0.0.1, port: {}, credentialsSecret: {{name: {name}-src}}}}\n  \
+             destination: {{type: mysql, host: 127.0.0.1, port: {}, credentialsSecret: {{name: {name}-dst}}}}\n  \
+             objects: [{{database: app}}]\n",
+            src.port, dst.port
+        )
+    };
+    let out = plane.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!("{}---\n{}", task("good", GOOD), task("wrong", WRONG)),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_caught_up(&src, &dst, "default/good", Duration::from_secs(120)).await;
+    src.exec("UPDATE app.t SET v = 'changed' WHERE id <= 10").await;
+    wait_caught_up(&src, &dst, "default/good", Duration::from_secs(60)).await;
+    // The refused password: the worker says so (the account, not the password) in status.
+    until(&plane, dir.path(), "the wrong password to be reported", || {
+        get(&plane, &["get", "st", "wrong", "-o", "yaml"]).contains("Access denied")
+    })
+    .await;
+
+    let mut outputs = vec![
+        ("SyncTasks".to_string(), get(&plane, &["get", "st", "-A", "-o", "yaml"])),
+        ("Events".to_string(), get(&plane, &["get", "events", "-A", "-o", "yaml"])),
+        ("Pods".to_string(), get(&plane, &["get", "pods", "-A", "-o", "yaml"])),
+        ("Leases".to_string(), get(&plane, &["get", "leases", "-A", "-o", "yaml"])),
+        ("ConfigMaps".to_string(), get(&plane, &["get", "configmaps", "-A", "-o", "yaml"])),
+        (
+            "operator log".to_string(),
+            std::fs::read_to_string(dir.path().join("operator.log")).unwrap_or_default(),
+        ),
+        ("operator /metrics".to_string(), http_get(operator.1, "/metrics")),
+    ];
+    let events = &outputs[1].1;
+    assert!(events.contains("WorkerCreated"), "the Events were not read: {events}");
+    for entry in std::fs::read_dir(&runner.log_dir).expect("pod logs") {
+        let path = entry.expect("entry").path();
+        outputs.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap_or_default()));
+    }
+    assert!(
+        outputs.iter().any(|(name, _)| name.ends_with("default_wrong-worker.log")),
+        "no log of the refused worker"
+    );
+    let mut conn = dst.pool.get_conn().await.expect("connect");
+    let checkpoint: Vec<mysql_async::Row> = mysql_async::prelude::Queryable::query(&mut conn, "SELECT * FROM ferry.ferry_checkpoint")
+        .await
+        .expect("checkpoint");
+    outputs.push(("checkpoint".to_string(), format!("{checkpoint:?}")));
+    for secret in [GOOD, WRONG] {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+        for (name, text) in &outputs {
+            assert!(!text.is_empty() || name == "ConfigMaps", "{name} is empty: the test read nothing");
+            assert!(
+                !text.contains(secret) && !text.contains(&encoded),
+                "a password is in the {name}:\n{text}"
+            );
+        }
+    }
+}

@@ -93,6 +93,61 @@ async fn ctrl_c_stops_cleanly_with_the_checkpoint_saved() {
     assert_same_rows(&src, &dst, "app", "t").await;
 }
 
+/// SIGTERM while a filter is evaluated on a long value still stops the worker, and the lag
+/// grows meanwhile instead of showing its last value. The filter is a backtracking LIKE (`%`,
+/// 3,000 `a`, `b`) and the value 4 MB of `a`: about 10^10 steps for Ferry's O(row x pattern)
+/// matcher, far more than the wait below in any build; the evaluation asks whether to stop as
+/// it goes. The 20 s deadline is the stop's promise (a Pod's grace period is 30 s), not a
+/// performance figure; that the evaluation was still running is checked, not assumed.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_a_long_filter_evaluation() {
+    let (src, dst) = tokio::join!(MariaDb::start(1), MariaDb::start(2));
+    let matching = "CONCAT(REPEAT('a', 3000), 'b')";
+    src.exec(&format!(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v LONGTEXT); \
+         INSERT INTO t VALUES (1, 'ab'), (2, {matching})"
+    ))
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let objects = format!(
+        "[{{database: app, tables: [{{name: t, filter: \"v LIKE '%{}b'\"}}]}}]",
+        "a".repeat(3000)
+    );
+    let file = task_file(dir.path(), "longlike", &src, &dst, &objects, "");
+    let port = free_port();
+    let mut ferry = Ferry::spawn_metrics(&file, &dir.path().join("ferry.log"), &format!("127.0.0.1:{port}"));
+    wait_caught_up(&src, &dst, "default/longlike", Duration::from_secs(60)).await;
+    let ids = "SELECT COALESCE(GROUP_CONCAT(id ORDER BY id), '') FROM app.t";
+    let copied: String = dst.scalar(ids).await;
+    assert_eq!(copied, "2", "the filter selects row 2 only");
+    src.exec("INSERT INTO app.t VALUES (10, REPEAT('a', 4000000))").await;
+    src.exec(&format!("INSERT INTO app.t VALUES (11, {matching})")).await;
+    eventually(Duration::from_secs(60), "the lag to grow while the long row is evaluated", || {
+        let lag = http_get(port, "/metrics").and_then(|m| metric(&m, "ferry_lag_seconds"));
+        async move { lag.is_some_and(|lag| lag >= 3.0) }
+    })
+    .await;
+    let behind: String = dst.scalar(ids).await;
+    assert_eq!(behind, "2", "the evaluation ended before the stop: this test proves nothing");
+    let pid = ferry.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = ferry
+        .wait(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("ferry did not stop within 20 s of SIGTERM:\n{}", ferry.log_text()));
+    assert!(status.success(), "exit {status:?}:\n{}", ferry.log_text());
+    // The checkpoint stays before the long row's transaction: it is read again next run.
+    let cp = checkpoint(&dst, "default/longlike").await.expect("checkpoint row");
+    let (file_now, pos_now) = src.binlog_end().await;
+    let at = (
+        cp.pointer("/position/file")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        cp.pointer("/position/pos").and_then(|v| v.as_u64()).unwrap_or_default(),
+    );
+    assert!(at < (file_now, pos_now), "the checkpoint moved past rows not applied: {at:?}");
+}
+
 /// A second worker on the same task takes over; the first one's next write is refused and it
 /// stops with an error that says so. The data stays correct.
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::TableSchema;
+use super::{filter::Interrupted, schema::TableSchema};
 
 /// A database-qualified table name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -290,17 +290,18 @@ impl ChangeEvent {
     /// The change this event makes to the destination under its table's `filter` and
     /// `operations`, or `None` when it makes none. An update that moves a row out of the filter
     /// deletes it there; one that moves a row in inserts it — both count as updates, since
-    /// that is what happened on the source.
-    pub fn route(self) -> Option<ChangeEvent> {
+    /// that is what happened on the source. `interrupted` is asked during a long evaluation of
+    /// the filter ([`evaluate`](super::filter::Filter::evaluate)); when it says to stop, the routing is given up.
+    pub fn route(self, interrupted: &dyn Fn() -> bool) -> Result<Option<ChangeEvent>, Interrupted> {
         let (ops, filter) = (self.table.ops, self.table.filter.clone());
-        let selected = |row: &Row| filter.as_ref().is_none_or(|f| f.matches(row));
+        let selected = |row: &Row| filter.as_ref().map_or(Ok(true), |f| f.evaluate(row, interrupted));
         let change = match self.change {
-            RowChange::Insert { after } => (ops.insert && selected(&after)).then_some(RowChange::Insert { after }),
+            RowChange::Insert { after } => (ops.insert && selected(&after)?).then_some(RowChange::Insert { after }),
             RowChange::Update { before, after } => {
                 if !ops.update {
                     None
                 } else {
-                    match (selected(&before), selected(&after)) {
+                    match (selected(&before)?, selected(&after)?) {
                         (true, true) => Some(RowChange::Update { before, after }),
                         (true, false) => Some(RowChange::Delete { before }),
                         (false, true) => Some(RowChange::Insert { after }),
@@ -308,9 +309,9 @@ impl ChangeEvent {
                     }
                 }
             }
-            RowChange::Delete { before } => (ops.delete && selected(&before)).then_some(RowChange::Delete { before }),
-        }?;
-        Some(ChangeEvent { change, ..self })
+            RowChange::Delete { before } => (ops.delete && selected(&before)?).then_some(RowChange::Delete { before }),
+        };
+        Ok(change.map(|change| ChangeEvent { change, ..self }))
     }
 }
 

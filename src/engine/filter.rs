@@ -17,7 +17,7 @@
 //! unknown functions — is refused when the task is validated, with the line and column of the
 //! offending part.
 
-use std::{cmp::Ordering, fmt::Write as _, str::FromStr};
+use std::{cell::Cell, cmp::Ordering, fmt::Write as _, str::FromStr};
 
 use bigdecimal::{BigDecimal, RoundingMode, ToPrimitive, Zero};
 use sqlparser::{
@@ -198,8 +198,36 @@ impl Filter {
 
     /// Whether `row` is selected: the condition is TRUE (not FALSE, not NULL).
     pub fn matches(&self, row: &[Value]) -> bool {
-        truth(&self.root.eval(row)) == Some(true)
+        self.evaluate(row, &|| false) == Ok(true)
     }
+
+    /// [`Filter::matches`] that gives up when `interrupted` says so: evaluation (a LIKE on a
+    /// long value may take seconds) asks it every [`INTERRUPT_STEPS`] steps, so it never holds
+    /// up a worker that was told to stop.
+    pub fn evaluate(&self, row: &[Value], interrupted: &dyn Fn() -> bool) -> Result<bool, Interrupted> {
+        let cx = Cx {
+            row,
+            interrupted,
+            stopped: Cell::new(false),
+        };
+        let selected = truth(&self.root.eval(&cx)) == Some(true);
+        if cx.stopped.get() { Err(Interrupted) } else { Ok(selected) }
+    }
+}
+
+/// Evaluation was given up (the worker is stopping): the row's selection is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+/// How many steps of pattern matching pass between two questions to `interrupted`.
+pub const INTERRUPT_STEPS: usize = 1 << 16;
+
+/// What evaluation sees: the row, and whether to give up.
+struct Cx<'a> {
+    row: &'a [Value],
+    interrupted: &'a dyn Fn() -> bool,
+    /// Set once `interrupted` said yes; every result after it is meaningless.
+    stopped: Cell<bool>,
 }
 
 /// Longest filter text accepted (also the CRD's `maxLength`): a bound on the parse tree, whose
@@ -560,9 +588,12 @@ impl Node {
         }
     }
 
-    fn eval(&self, row: &[Value]) -> S {
+    fn eval(&self, cx: &Cx) -> S {
+        if cx.stopped.get() {
+            return S::Null;
+        }
         match self {
-            Node::Col(c) => match c.index.and_then(|i| row.get(i)) {
+            Node::Col(c) => match c.index.and_then(|i| cx.row.get(i)) {
                 Some(v) => from_value(v, c.ci, c.pad),
                 None => S::Null,
             },
@@ -573,41 +604,41 @@ impl Node {
                 Lit::Float(f) => S::Float(*f),
                 Lit::Str(s) => S::Str(s.clone(), true, true),
             },
-            Node::Not(a) => from_truth(truth(&a.eval(row)).map(|t| !t)),
-            Node::Neg(a) => match a.eval(row) {
+            Node::Not(a) => from_truth(truth(&a.eval(cx)).map(|t| !t)),
+            Node::Neg(a) => match a.eval(cx) {
                 S::Null => S::Null,
                 S::Int(i) => S::Int(-i),
                 S::Dec(d) => S::Dec(-d),
                 other => S::Float(-to_f64(&other)),
             },
             Node::And(a, b) => {
-                let l = truth(&a.eval(row));
+                let l = truth(&a.eval(cx));
                 if l == Some(false) {
                     return S::Int(0);
                 }
-                match (l, truth(&b.eval(row))) {
+                match (l, truth(&b.eval(cx))) {
                     (_, Some(false)) => S::Int(0),
                     (Some(true), Some(true)) => S::Int(1),
                     _ => S::Null,
                 }
             }
             Node::Or(a, b) => {
-                let l = truth(&a.eval(row));
+                let l = truth(&a.eval(cx));
                 if l == Some(true) {
                     return S::Int(1);
                 }
-                match (l, truth(&b.eval(row))) {
+                match (l, truth(&b.eval(cx))) {
                     (_, Some(true)) => S::Int(1),
                     (Some(false), Some(false)) => S::Int(0),
                     _ => S::Null,
                 }
             }
-            Node::Xor(a, b) => match (truth(&a.eval(row)), truth(&b.eval(row))) {
+            Node::Xor(a, b) => match (truth(&a.eval(cx)), truth(&b.eval(cx))) {
                 (Some(x), Some(y)) => S::Int(i128::from(x != y)),
                 _ => S::Null,
             },
             Node::Cmp(op, a, b) => {
-                let (l, r) = (a.eval(row), b.eval(row));
+                let (l, r) = (a.eval(cx), b.eval(cx));
                 if *op == Cmp::NullSafeEq {
                     return S::Int(i128::from(match (&l, &r) {
                         (S::Null, S::Null) => true,
@@ -624,16 +655,16 @@ impl Node {
                     Cmp::GtEq => o != Ordering::Less,
                 }))
             }
-            Node::Arith(op, a, b) => arith(*op, a.eval(row), b.eval(row)),
-            Node::IsNull(a, negated) => S::Int(i128::from(matches!(a.eval(row), S::Null) != *negated)),
+            Node::Arith(op, a, b) => arith(*op, a.eval(cx), b.eval(cx)),
+            Node::IsNull(a, negated) => S::Int(i128::from(matches!(a.eval(cx), S::Null) != *negated)),
             Node::In(a, list, negated) => {
-                let l = a.eval(row);
+                let l = a.eval(cx);
                 if matches!(l, S::Null) {
                     return S::Null;
                 }
                 let mut saw_null = false;
                 for n in list {
-                    match compare(&l, &n.eval(row)) {
+                    match compare(&l, &n.eval(cx)) {
                         Some(Ordering::Equal) => return S::Int(i128::from(!negated)),
                         None => saw_null = true,
                         _ => {}
@@ -642,9 +673,9 @@ impl Node {
                 if saw_null { S::Null } else { S::Int(i128::from(*negated)) }
             }
             Node::Between(a, low, high, negated) => {
-                let v = a.eval(row);
-                let ge = compare(&v, &low.eval(row)).map(|o| o != Ordering::Less);
-                let le = compare(&v, &high.eval(row)).map(|o| o != Ordering::Greater);
+                let v = a.eval(cx);
+                let ge = compare(&v, &low.eval(cx)).map(|o| o != Ordering::Less);
+                let le = compare(&v, &high.eval(cx)).map(|o| o != Ordering::Greater);
                 let within = match (ge, le) {
                     (Some(false), _) | (_, Some(false)) => Some(false),
                     (Some(true), Some(true)) => Some(true),
@@ -653,7 +684,7 @@ impl Node {
                 from_truth(within.map(|w| w != *negated))
             }
             Node::Like(a, pattern, escape, negated) => {
-                let (v, p) = (a.eval(row), pattern.eval(row));
+                let (v, p) = (a.eval(cx), pattern.eval(cx));
                 let (Some((v, ci_v)), Some((p, ci_p))) = (to_text(&v), to_text(&p)) else {
                     return S::Null;
                 };
@@ -661,9 +692,15 @@ impl Node {
                 let fold = |s: String| if ci { s.to_lowercase() } else { s };
                 let v: Vec<char> = fold(v).chars().collect();
                 let p: Vec<char> = fold(p).chars().collect();
-                S::Int(i128::from(like(&v, &p, *escape) != *negated))
+                match like_counted(&v, &p, *escape, cx.interrupted) {
+                    Some((matched, _)) => S::Int(i128::from(matched != *negated)),
+                    None => {
+                        cx.stopped.set(true);
+                        S::Null
+                    }
+                }
             }
-            Node::Call(func, args) => call(*func, args.iter().map(|a| a.eval(row)).collect()),
+            Node::Call(func, args) => call(*func, args.iter().map(|a| a.eval(cx)).collect()),
         }
     }
 }
@@ -947,11 +984,6 @@ fn to_text(s: &S) -> Option<(String, bool)> {
     })
 }
 
-/// SQL LIKE: `%` any run, `_` one character, `escape` quotes the next character.
-fn like(v: &[char], p: &[char], escape: char) -> bool {
-    like_counted(v, p, escape).0
-}
-
 /// One element of a LIKE pattern.
 #[derive(Clone, Copy, PartialEq)]
 enum Pat {
@@ -962,12 +994,14 @@ enum Pat {
     Char(char),
 }
 
-/// [`like`], and the number of steps it took. Greedy matching with one backtracking point:
+/// SQL LIKE (`%` any run, `_` one character, `escape` quotes the next character): whether
+/// `v` matches and the number of steps it took, or `None` when `interrupted` said to give up
+/// (asked every [`INTERRUPT_STEPS`] steps). Greedy matching with one backtracking point:
 /// on a mismatch, the last `%` takes one more character and matching resumes after it. Only
 /// the last `%` needs revisiting (whatever an earlier one took, the later one can absorb), so
 /// the work is at most (row length + 1) × (pattern length + 1) steps — linear in each, never
 /// exponential as trying every split at every `%` is.
-fn like_counted(v: &[char], p: &[char], escape: char) -> (bool, usize) {
+fn like_counted(v: &[char], p: &[char], escape: char, interrupted: &dyn Fn() -> bool) -> Option<(bool, usize)> {
     let mut pattern = Vec::with_capacity(p.len());
     let mut k = 0;
     while k < p.len() {
@@ -988,6 +1022,9 @@ fn like_counted(v: &[char], p: &[char], escape: char) -> (bool, usize) {
     let mut star: Option<(usize, usize)> = None;
     while i < v.len() {
         steps += 1;
+        if steps % INTERRUPT_STEPS == 0 && interrupted() {
+            return None;
+        }
         match pattern.get(j) {
             Some(Pat::One) => (i, j) = (i + 1, j + 1),
             Some(Pat::Char(c)) if *c == v[i] => (i, j) = (i + 1, j + 1),
@@ -1000,14 +1037,14 @@ fn like_counted(v: &[char], p: &[char], escape: char) -> (bool, usize) {
                     star = Some((after, from + 1));
                     (i, j) = (from + 1, after);
                 }
-                None => return (false, steps),
+                None => return Some((false, steps)),
             },
         }
     }
     while pattern.get(j) == Some(&Pat::Any) {
         j += 1;
     }
-    (j == pattern.len(), steps)
+    Some((j == pattern.len(), steps))
 }
 
 fn int_arg(s: &S) -> Option<i64> {
@@ -1200,13 +1237,14 @@ mod tests {
         for row in rows {
             for pattern in patterns {
                 let (r, p) = (chars(row), chars(pattern));
-                assert_eq!(like(&r, &p, '\\'), reference(&r, &p, '\\'), "{row:?} LIKE {pattern:?}");
+                let matched = like_counted(&r, &p, '\\', &|| false).map(|(m, _)| m);
+                assert_eq!(matched, Some(reference(&r, &p, '\\')), "{row:?} LIKE {pattern:?}");
             }
         }
         let steps = |row_len: usize, segments: usize| {
             let row: Vec<char> = "a".repeat(row_len).chars().collect();
             let pattern: Vec<char> = format!("{}%b", "%a".repeat(segments)).chars().collect();
-            let (matched, steps) = like_counted(&row, &pattern, '\\');
+            let (matched, steps) = like_counted(&row, &pattern, '\\', &|| false).expect("not interrupted");
             assert!(!matched);
             steps
         };
@@ -1220,6 +1258,30 @@ mod tests {
                 steps(40, 12 * k)
             );
         }
+    }
+
+    /// A long evaluation asks whether to stop and gives up when told, so a worker told to
+    /// stop is never held up by a LIKE on a long value; one that is not told answers as
+    /// [`Filter::matches`] does.
+    #[test]
+    fn long_evaluation_gives_up_when_interrupted() {
+        let filter = Filter::parse(&format!("name LIKE '%{}b' OR id = 1", "a".repeat(200)))
+            .expect("parses")
+            .bind(&columns());
+        let long = row(1, Some(&"a".repeat(20_000)), "1.00");
+        let asked = Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            true
+        };
+        assert_eq!(filter.evaluate(&long, &stop), Err(Interrupted));
+        assert_eq!(asked.get(), 1, "asked once, then gave up");
+        assert_eq!(filter.evaluate(&long, &|| false), Ok(true));
+        assert!(filter.matches(&long));
+        // A short value is matched before the first question.
+        asked.set(0);
+        assert_eq!(filter.evaluate(&row(2, Some("aab"), "1.00"), &stop), Ok(false));
+        assert_eq!(asked.get(), 0);
     }
 
     /// A filter too long or too deep for the evaluator is refused, with the limit, before it is

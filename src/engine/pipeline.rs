@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use super::{
     checkpoint::{Checkpoint, SliceProgress, TableProgress},
     event::{ChangeEvent, Position, Row, RowChange, TableId, Value},
+    filter::Interrupted,
     key,
     mysql_conn::Endpoint,
     retry::{ErrorClass, SyncError, SyncResult},
@@ -701,7 +702,17 @@ impl<S: Sink> Pipeline<S> {
                 match event {
                     SourceEvent::Row(change) => {
                         version = Checkpoint::next_version(version, change.commit_ts);
-                        let Some(mut change) = change.route() else {
+                        self.metrics.read_change(change.commit_ts);
+                        let routed = match change.route(&|| *stop.borrow()) {
+                            Ok(routed) => routed,
+                            // Stop requested during a long filter evaluation: as above. The
+                            // row and the rest of its transaction are read again next run.
+                            Err(Interrupted) => {
+                                self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                                return Ok(Flow::Done);
+                            }
+                        };
+                        let Some(mut change) = routed else {
                             self.metrics.events_filtered.inc();
                             continue;
                         };
@@ -827,6 +838,7 @@ impl<S: Sink> Pipeline<S> {
                     SourceEvent::Idle => {
                         if batch.is_empty() {
                             // Caught up: nothing older than now is needed.
+                            self.metrics.nothing_pending();
                             self.metrics.lag_seconds.set(0);
                             self.metrics.checkpoint_source_time.set(now_millis() / 1000);
                         }
@@ -896,6 +908,7 @@ impl<S: Sink> Pipeline<S> {
     }
 
     fn applied(&self, rows: usize, commit_ts: u32, checkpoint: &Checkpoint) {
+        self.metrics.nothing_pending();
         self.metrics.events_applied.inc_by(rows as u64);
         self.metrics.batches.inc();
         if commit_ts > 0 {

@@ -11,14 +11,55 @@ use crate::{
         checkpoint::Checkpoint,
         event::Value,
         mysql_conn::{Endpoint, quote_ident, quote_table, sql_literal},
+        retry::{ErrorClass, SyncError},
         schema::ColumnKind,
         sink::{check_decimals, lindorm as lindorm_sink, lindorm::lindorm_opts, mysql as mysql_sink},
         source::mysql::schema::{DiscoveredTable, discover},
     },
 };
 
+/// What the prechecks decide about starting a run (`ferry run` and the worker alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// No item failed: start.
+    Start,
+    /// Only the connection to an end failed, for a reason that may pass by itself (the server
+    /// is down, the network is): retry within `retry.connectionFailures`.
+    Unreachable,
+    /// An item failed, but the task has started before: resume from its checkpoint. A
+    /// flaky check must not stop a running task; the engine stops on a real problem with its
+    /// own error.
+    Resume,
+    /// An item failed on a task that never started — a refused login included: stop before
+    /// anything is written, with the report.
+    Failed,
+}
+
+/// Runs the prechecks of `task` and decides: the report, for the user, and the [`Gate`].
+pub async fn gate(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint) -> (PrecheckStatus, Gate) {
+    let (report, passing) = check(task, source, destination).await;
+    let gate = if report.passed {
+        Gate::Start
+    } else if passing {
+        Gate::Unreachable
+    } else if has_started(task, destination).await {
+        Gate::Resume
+    } else {
+        Gate::Failed
+    };
+    (report, gate)
+}
+
 /// Runs every precheck of `task` against its two ends.
 pub async fn run(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint) -> PrecheckStatus {
+    check(task, source, destination).await.0
+}
+
+/// [`run`], and whether its failures may pass by themselves: every failed item is a
+/// connection to an end that failed for a connection reason (I/O, TLS, timeout — not a
+/// refused login).
+async fn check(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint) -> (PrecheckStatus, bool) {
+    let mut connections_only = true;
     let mut items = Vec::new();
     let mut tables: Option<Vec<DiscoveredTable>> = None;
     match source.connect().await {
@@ -62,18 +103,18 @@ pub async fn run(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint
             tables = found;
             let _ = conn.disconnect().await;
         }
-        Err(e) => items.push(failed(
-            "sourceConnection",
-            false,
-            format!(
-                "{e}. Remedy: {}",
-                e.remedy
-                    .clone()
-                    .unwrap_or_else(|| "check host, port, TLS and the credentials Secret".into())
-            ),
-        )),
+        Err(e) => {
+            connections_only &= e.class == ErrorClass::Connection;
+            items.push(connection_failed("sourceConnection", &e));
+        }
     }
-    items.extend(ensure_destination(task, destination, tables.as_deref()).await);
+    match destination.connect_with(lindorm_opts(destination)).await {
+        Ok(conn) => items.extend(ensure_destination(task, conn, destination, tables.as_deref()).await),
+        Err(e) => {
+            connections_only &= e.class == ErrorClass::Connection;
+            items.push(connection_failed("destinationConnection", &e));
+        }
+    }
     let ignore = task.spec.precheck.as_ref().map(|p| p.ignore.clone()).unwrap_or_default();
     for item in &mut items {
         if item.result == PrecheckResult::Failed && item.ignorable && ignore.contains(&item.name) {
@@ -82,7 +123,28 @@ pub async fn run(task: &ValidatedTask, source: &Endpoint, destination: &Endpoint
         }
     }
     let passed = items.iter().all(|i| i.result != PrecheckResult::Failed);
-    PrecheckStatus { passed, items }
+    let passing = !passed
+        && connections_only
+        && items
+            .iter()
+            .filter(|i| i.result == PrecheckResult::Failed)
+            .all(|i| i.name == "sourceConnection" || i.name == "destinationConnection");
+    (PrecheckStatus { passed, items }, passing)
+}
+
+/// The item of a connection to an end that failed: the error and its remedy.
+fn connection_failed(name: &str, e: &SyncError) -> PrecheckItem {
+    failed(
+        name,
+        false,
+        format!(
+            "{}. Remedy: {}",
+            e.message,
+            e.remedy
+                .clone()
+                .unwrap_or_else(|| "check host, port, TLS and the credentials Secret".into())
+        ),
+    )
 }
 
 fn item(name: &str, result: PrecheckResult, ignorable: bool, message: String) -> PrecheckItem {
@@ -618,24 +680,14 @@ async fn ensure_no_online_ddl_tables(conn: &mut Conn, task: &ValidatedTask) -> P
     }
 }
 
-/// The destination accepts a connection, the account may write, and existing tables fit.
-async fn ensure_destination(task: &ValidatedTask, destination: &Endpoint, tables: Option<&[DiscoveredTable]>) -> Vec<PrecheckItem> {
-    // Lindorm's options also suit MySQL: the packet limit is given rather than asked for.
-    let mut conn = match destination.connect_with(lindorm_opts(destination)).await {
-        Ok(conn) => conn,
-        Err(e) => {
-            return vec![failed(
-                "destinationConnection",
-                false,
-                format!(
-                    "{}. Remedy: {}",
-                    e.message,
-                    e.remedy
-                        .unwrap_or_else(|| "check host, port, TLS and the credentials Secret".into())
-                ),
-            )];
-        }
-    };
+/// The destination accepted the connection `conn`: the account may write, and existing tables
+/// fit.
+async fn ensure_destination(
+    task: &ValidatedTask,
+    mut conn: Conn,
+    destination: &Endpoint,
+    tables: Option<&[DiscoveredTable]>,
+) -> Vec<PrecheckItem> {
     let mut items = vec![passed("destinationConnection", false, format!("connected to {destination}"))];
     let lindorm = task.spec.destination.kind == DestinationKind::Lindorm;
     if lindorm {
@@ -675,7 +727,7 @@ async fn owned_tables(conn: &mut Conn, task: &ValidatedTask) -> Vec<String> {
 /// that resumes is not held back by a failing precheck — a flaky connection during the checks
 /// must not stop a running task; the engine stops on a real problem with its own error.
 /// `false` when the destination cannot be asked.
-pub async fn has_started(task: &ValidatedTask, destination: &Endpoint) -> bool {
+async fn has_started(task: &ValidatedTask, destination: &Endpoint) -> bool {
     let Ok(mut conn) = destination.connect_with(lindorm_opts(destination)).await else {
         return false;
     };
@@ -687,17 +739,6 @@ pub async fn has_started(task: &ValidatedTask, destination: &Endpoint) -> bool {
     let rows: Vec<i64> = conn.query(sql).await.unwrap_or_default();
     let _ = conn.disconnect().await;
     !rows.is_empty()
-}
-
-/// Whether every failure of `report` is a connection failure: the ends may be back soon, so a
-/// restarting task retries rather than stopping for good.
-pub fn only_unreachable(report: &PrecheckStatus) -> bool {
-    !report.passed
-        && report
-            .items
-            .iter()
-            .filter(|i| i.result == PrecheckResult::Failed)
-            .all(|i| i.name == "sourceConnection" || i.name == "destinationConnection")
 }
 
 /// CREATE, SELECT, INSERT, UPDATE, DELETE on every destination database and the checkpoint

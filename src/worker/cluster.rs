@@ -22,6 +22,7 @@ use crate::{
     },
     engine::retry::SyncError,
     metrics::{Stage, TaskMetrics},
+    precheck::Gate,
     task_file::Credentials,
 };
 
@@ -137,31 +138,29 @@ pub async fn run(task_ref: &str, metrics_addr: Option<std::net::SocketAddr>, sto
     }
     tracing::info!(%identity, "holding the task's Lease");
     let (source, destination) = super::endpoints(&validated, &connections);
-    let report = crate::precheck::run(&validated, &source, &destination).await;
+    let (report, gate) = crate::precheck::gate(&validated, &source, &destination).await;
     for item in &report.items {
         tracing::info!(check = %item.name, result = ?item.result, message = %item.message, "precheck");
     }
-    let passed = report.passed;
-    let unreachable = crate::precheck::only_unreachable(&report);
     reporter.precheck = Some(report);
-    if unreachable {
+    match gate {
+        Gate::Start => {}
         // The source or the destination is down: a reason to retry (the operator relaunches
         // within retry.connectionFailures), not to give up on the task.
-        return Err(WorkerError::Unreachable);
-    }
-    if !passed && crate::precheck::has_started(&validated, &destination).await {
-        tracing::warn!("a precheck failed, but the task has already started: resuming from its checkpoint");
-    } else if !passed {
-        let message = "a precheck failed; see status.precheck for the item and its remedy";
-        reporter
-            .stopped(
-                Phase::PrecheckFailed,
-                "PrecheckFailed",
-                message,
-                "fix the cause, then change the spec to run the prechecks again",
-            )
-            .await;
-        return Err(WorkerError::PrecheckFailed);
+        Gate::Unreachable => return Err(WorkerError::Unreachable),
+        Gate::Resume => tracing::warn!("a precheck failed, but the task has already started: resuming from its checkpoint"),
+        Gate::Failed => {
+            let message = "a precheck failed; see status.precheck for the item and its remedy";
+            reporter
+                .stopped(
+                    Phase::PrecheckFailed,
+                    "PrecheckFailed",
+                    message,
+                    "fix the cause, then change the spec to run the prechecks again",
+                )
+                .await;
+            return Err(WorkerError::PrecheckFailed);
+        }
     }
     let report_loop = {
         let (reporter, metrics) = (reporter.clone(), metrics.clone());
