@@ -6,6 +6,7 @@ pub mod engine;
 pub mod metrics;
 pub mod precheck;
 pub mod progress;
+pub mod task;
 pub mod task_file;
 pub mod verify;
 pub mod worker;

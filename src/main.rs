@@ -4,9 +4,10 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use ferry::{
-    api::{SyncTask, validate},
+    api::SyncTask,
     metrics::TaskMetrics,
     precheck::Gate,
+    task::validate,
     task_file::TaskFile,
     worker::{Connections, run_task},
 };
@@ -244,7 +245,7 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
 }
 
 /// Loads, validates and resolves a task file; on failure says why and gives exit code 2.
-fn load(file: &std::path::Path) -> Result<(ferry::api::ValidatedTask, Connections), ExitCode> {
+fn load(file: &std::path::Path) -> Result<(ferry::task::ValidatedTask, Connections), ExitCode> {
     let fail = |message: String| {
         eprintln!("error: {message}");
         ExitCode::from(2)
@@ -424,7 +425,7 @@ fn metrics_address(text: &str) -> Option<Option<SocketAddr>> {
     }
 }
 
-fn resolve(file: &TaskFile, task: &ferry::api::ValidatedTask) -> Result<Connections, ferry::task_file::TaskFileError> {
+fn resolve(file: &TaskFile, task: &ferry::task::ValidatedTask) -> Result<Connections, ferry::task_file::TaskFileError> {
     let mut ca_bundles = std::collections::BTreeMap::new();
     for tls in [task.spec.source.tls.as_ref(), task.spec.destination.tls.as_ref()]
         .into_iter()

@@ -440,7 +440,7 @@ mod example_tests {
             if path.extension().is_some_and(|e| e == "yaml") {
                 let file = TaskFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
                 let name = file.task.metadata.name.clone().unwrap_or_default();
-                if let Err(e) = crate::api::validate("default", &name, &file.task.spec) {
+                if let Err(e) = crate::task::validate("default", &name, &file.task.spec) {
                     panic!("{}: {e}", path.display());
                 }
                 seen += 1;

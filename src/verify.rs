@@ -28,7 +28,7 @@ use mysql_async::{Conn, prelude::Queryable};
 use serde::Serialize;
 
 use crate::{
-    api::{DestinationKind, ValidatedTask},
+    api::DestinationKind,
     engine::{
         event::TableId,
         key,
@@ -37,6 +37,7 @@ use crate::{
         schema::TableSchema,
         source::mysql::schema::discover_present,
     },
+    task::ValidatedTask,
 };
 
 /// Most differing keys listed per table.

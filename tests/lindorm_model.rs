@@ -36,8 +36,9 @@ use std::{
 };
 
 use ferry::engine::{
+    change::ChangeEvent,
     checkpoint::Checkpoint,
-    event::{ChangeEvent, Row, RowChange, TableId, Value},
+    event::{Row, RowChange, TableId, Value},
     schema::{Column, ColumnKind, TableSchema},
     sink::lindorm::{
         self, NullWrites,

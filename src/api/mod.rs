@@ -3,7 +3,6 @@
 mod duration;
 mod spec;
 mod status;
-mod validate;
 
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -12,7 +11,6 @@ use serde::{Deserialize, Serialize};
 pub use duration::parse_duration;
 pub use spec::*;
 pub use status::*;
-pub use validate::{MAX_RENAMED_TABLES, ValidatedTask, ValidationError, listed_tables, validate};
 
 /// The environment variable that carries key `key` of the Secret `name`:
 /// `FERRY_SECRET_<NAME>_<KEY>`, upper-cased, `-` and `.` as `_`. `ferry run` reads Secrets not

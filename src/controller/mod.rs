@@ -28,8 +28,9 @@ use kube::{
 use serde_json::json;
 
 use crate::{
-    api::{Condition, Phase, RetryStatus, SyncTask, SyncTaskStatus, validate},
+    api::{Condition, Phase, RetryStatus, SyncTask, SyncTaskStatus},
     metrics::OperatorMetrics,
+    task::validate,
 };
 
 /// Field manager of everything the operator writes.

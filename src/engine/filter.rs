@@ -30,7 +30,6 @@ use sqlparser::{
 use super::{
     event::{DateTime, Value},
     mysql_conn::{quote_ident, sql_literal},
-    schema::{Column, ColumnKind},
 };
 
 /// A parsed filter, bound to the columns of one table schema.
@@ -175,14 +174,12 @@ impl Filter {
 
     /// The same filter reading rows laid out as `columns`. A column missing from `columns` reads
     /// as NULL (a row logged before the column existed).
-    pub fn bind(&self, columns: &[Column]) -> Filter {
+    pub fn bind(&self, columns: &[Binding]) -> Filter {
         let mut root = self.root.clone();
         root.visit_cols_mut(&mut |c| {
             c.index = columns.iter().position(|col| col.name == c.name);
             if let Some(col) = c.index.map(|i| &columns[i]) {
-                let collation = col.collation.as_deref().unwrap_or("");
-                c.ci = matches!(col.kind, ColumnKind::Text { .. } | ColumnKind::Enum(_) | ColumnKind::Set(_)) && collation.ends_with("_ci");
-                c.pad = !collation.contains("nopad") && !collation.contains("_0900_");
+                (c.ci, c.pad) = (col.case_insensitive, col.pad_space);
             }
         });
         Filter {
@@ -213,6 +210,17 @@ impl Filter {
         let selected = truth(&self.root.eval(&cx)) == Some(true);
         if cx.stopped.get() { Err(Interrupted) } else { Ok(selected) }
     }
+}
+
+/// How a filter reads one column of the rows it is given (`schema::Column::binding`): its
+/// name, and how its collation compares text.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding<'a> {
+    pub name: &'a str,
+    /// `'a' = 'A'` (a `_ci` collation of a text column).
+    pub case_insensitive: bool,
+    /// Trailing spaces ignored in comparisons (a PAD SPACE collation).
+    pub pad_space: bool,
 }
 
 /// Evaluation was given up (the worker is stopping): the row's selection is unknown.
@@ -1155,6 +1163,7 @@ fn call(func: Func, args: Vec<S>) -> S {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::schema::{Column, ColumnKind, bind_filter};
 
     fn columns() -> Vec<Column> {
         let c = |name: &str, kind: ColumnKind, collation: Option<&str>| Column {
@@ -1173,7 +1182,7 @@ mod tests {
     }
 
     fn eval(filter: &str, row: &[Value]) -> bool {
-        Filter::parse(filter).expect("parses").bind(&columns()).matches(row)
+        bind_filter(&Filter::parse(filter).expect("parses"), &columns()).matches(row)
     }
 
     fn row(id: i64, name: Option<&str>, price: &str) -> Vec<Value> {
@@ -1265,9 +1274,10 @@ mod tests {
     /// [`Filter::matches`] does.
     #[test]
     fn long_evaluation_gives_up_when_interrupted() {
-        let filter = Filter::parse(&format!("name LIKE '%{}b' OR id = 1", "a".repeat(200)))
-            .expect("parses")
-            .bind(&columns());
+        let filter = bind_filter(
+            &Filter::parse(&format!("name LIKE '%{}b' OR id = 1", "a".repeat(200))).expect("parses"),
+            &columns(),
+        );
         let long = row(1, Some(&"a".repeat(20_000)), "1.00");
         let asked = Cell::new(0);
         let stop = || {

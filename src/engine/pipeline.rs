@@ -14,8 +14,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::{
+    change::ChangeEvent,
     checkpoint::{Checkpoint, SliceProgress, TableProgress},
-    event::{ChangeEvent, Position, Row, RowChange, TableId, Value},
+    event::{Position, Row, RowChange, TableId, Value},
     filter::Interrupted,
     key,
     mysql_conn::Endpoint,
@@ -30,8 +31,9 @@ use super::{
     throttle::{Phase as ThrottlePhase, Throttle},
 };
 use crate::{
-    api::{ConflictingTables, ValidatedTask},
+    api::ConflictingTables,
     metrics::{Stage, TaskMetrics},
+    task::ValidatedTask,
 };
 
 /// Most bytes of row data in one destination batch.

@@ -1,7 +1,10 @@
 //! Table schemas as the engine sees them: the selected columns of a source table, their types,
 //! its key, and the destination names it maps to.
 
-use super::event::TableId;
+use super::{
+    event::TableId,
+    filter::{Binding, Filter},
+};
 
 /// How a column's values are represented. Derived from the source's column type; both the
 /// snapshot and the binlog decode through it.
@@ -59,6 +62,25 @@ pub struct Column {
     pub collation: Option<String>,
 }
 
+impl Column {
+    /// How a filter reads this column: text under a `_ci` collation compares case-insensitively,
+    /// under a PAD SPACE one without trailing spaces.
+    pub fn binding(&self) -> Binding<'_> {
+        let collation = self.collation.as_deref().unwrap_or("");
+        Binding {
+            name: &self.name,
+            case_insensitive: matches!(self.kind, ColumnKind::Text { .. } | ColumnKind::Enum(_) | ColumnKind::Set(_))
+                && collation.ends_with("_ci"),
+            pad_space: !collation.contains("nopad") && !collation.contains("_0900_"),
+        }
+    }
+}
+
+/// `filter` reading rows laid out as `columns`.
+pub fn bind_filter(filter: &Filter, columns: &[Column]) -> Filter {
+    filter.bind(&columns.iter().map(Column::binding).collect::<Vec<_>>())
+}
+
 /// A selected source table: its selected columns, its key and where it goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableSchema {
@@ -77,7 +99,7 @@ pub struct TableSchema {
     /// before a column was added when the binlog gives no column names.
     pub source_width: usize,
     /// Rows to synchronise (`filter`); `None`: every row.
-    pub filter: Option<std::sync::Arc<super::filter::Filter>>,
+    pub filter: Option<std::sync::Arc<Filter>>,
     /// Operations synchronised for this table.
     pub ops: Operations,
     /// Whether the task lists this table's columns (`columns:`): a column added on the source
@@ -97,23 +119,15 @@ pub struct Operations {
 }
 
 impl Default for Operations {
+    /// Every operation.
     fn default() -> Self {
-        Self::from_list(None)
-    }
-}
-
-impl Operations {
-    /// From a spec list; `None` is every operation.
-    pub fn from_list(list: Option<&[crate::api::Operation]>) -> Self {
-        use crate::api::Operation as O;
-        let has = |op| list.is_none_or(|l| l.contains(&op));
         Self {
-            insert: has(O::Insert),
-            update: has(O::Update),
-            delete: has(O::Delete),
-            create_table: has(O::CreateTable),
-            drop_table: has(O::DropTable),
-            add_column: has(O::AddColumn),
+            insert: true,
+            update: true,
+            delete: true,
+            create_table: true,
+            drop_table: true,
+            add_column: true,
         }
     }
 }
@@ -140,7 +154,7 @@ impl TableSchema {
             .iter()
             .map(|&k| columns.iter().position(|c| c.name == self.columns[k].name))
             .collect::<Option<Vec<_>>>()?;
-        let filter = self.filter.as_ref().map(|f| std::sync::Arc::new(f.bind(&columns)));
+        let filter = self.filter.as_ref().map(|f| std::sync::Arc::new(bind_filter(f, &columns)));
         Some(TableSchema {
             columns,
             key,

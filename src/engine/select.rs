@@ -9,7 +9,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use super::{filter::Filter, schema::Operations};
-use crate::api::{Capitalization, ObjectSpec, SyncTaskSpec, TableSpec};
+use crate::api::{Capitalization, ObjectSpec, Operation, SyncTaskSpec, TableSpec};
 
 /// The task's selection and name mapping.
 #[derive(Clone, Debug, Default)]
@@ -97,7 +97,7 @@ impl Selection {
     pub fn operations(&self, database: &str, table: &str) -> Operations {
         let table_ops = self.table(database, table).flatten().and_then(|t| t.operations.as_deref());
         let db_ops = self.object(database).and_then(|o| o.operations.as_deref());
-        Operations::from_list(table_ops.or(db_ops))
+        operations(table_ops.or(db_ops))
     }
 
     /// The filter of `database`.`table`, unbound.
@@ -111,5 +111,18 @@ impl Selection {
             Capitalization::Lower => name.to_lowercase(),
             Capitalization::Upper => name.to_uppercase(),
         }
+    }
+}
+
+/// The operations of a spec list; `None` is every operation.
+fn operations(list: Option<&[Operation]>) -> Operations {
+    let has = |op| list.is_none_or(|l| l.contains(&op));
+    Operations {
+        insert: has(Operation::Insert),
+        update: has(Operation::Update),
+        delete: has(Operation::Delete),
+        create_table: has(Operation::CreateTable),
+        drop_table: has(Operation::DropTable),
+        add_column: has(Operation::AddColumn),
     }
 }

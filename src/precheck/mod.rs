@@ -6,7 +6,7 @@
 use mysql_async::{Conn, prelude::Queryable};
 
 use crate::{
-    api::{ConflictingTables, DestinationKind, PrecheckItem, PrecheckResult, PrecheckStatus, ValidatedTask},
+    api::{ConflictingTables, DestinationKind, PrecheckItem, PrecheckResult, PrecheckStatus},
     engine::{
         checkpoint::Checkpoint,
         event::Value,
@@ -16,6 +16,7 @@ use crate::{
         sink::{check_decimals, lindorm as lindorm_sink, lindorm::lindorm_opts, mysql as mysql_sink},
         source::mysql::schema::{DiscoveredTable, discover},
     },
+    task::ValidatedTask,
 };
 
 /// What the prechecks decide about starting a run (`ferry run` and the worker alike).
@@ -336,8 +337,8 @@ async fn ensure_tables(conn: &mut Conn, task: &ValidatedTask) -> (PrecheckItem, 
 /// At most 1,000 listed tables when tables or columns are renamed (validation refuses more;
 /// the item shows where the task stands).
 fn ensure_table_count(task: &ValidatedTask) -> PrecheckItem {
-    let (listed, renames) = crate::api::listed_tables(&task.spec);
-    let limit = crate::api::MAX_RENAMED_TABLES;
+    let (listed, renames) = crate::task::listed_tables(&task.spec);
+    let limit = crate::task::MAX_RENAMED_TABLES;
     if renames && listed > limit {
         failed(
             "tableCount",

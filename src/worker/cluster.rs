@@ -18,11 +18,12 @@ use super::{Connections, run_task};
 use crate::{
     api::{
         Condition, FullSyncStatus, IncrementalStatus, Phase, PositionStatus, PrecheckStatus, SecretRef, SyncTask, SyncTaskStatus,
-        ValidatedTask, secret_env_var, validate,
+        secret_env_var,
     },
     engine::retry::SyncError,
     metrics::{Stage, TaskMetrics},
     precheck::Gate,
+    task::{ValidatedTask, validate},
     task_file::Credentials,
 };
 

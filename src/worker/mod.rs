@@ -12,7 +12,7 @@ use std::{
 use tokio::sync::watch;
 
 use crate::{
-    api::{DestinationKind, TlsMode, TlsSpec, ValidatedTask},
+    api::{DestinationKind, TlsMode, TlsSpec},
     engine::{
         mysql_conn::{Endpoint, TlsSettings},
         pipeline::Pipeline,
@@ -20,6 +20,7 @@ use crate::{
         sink::{Sink, lindorm::LindormSink, mysql::MysqlSink},
     },
     metrics::{Stage, TaskMetrics},
+    task::ValidatedTask,
     task_file::Credentials,
 };
 

@@ -7,8 +7,9 @@ pub mod mysql;
 use std::{future::Future, sync::Arc};
 
 use super::{
+    change::ChangeEvent,
     checkpoint::Checkpoint,
-    event::{ChangeEvent, Row, RowChange},
+    event::{Row, RowChange},
     retry::SyncResult,
     schema::{SchemaChange, TableSchema},
 };

@@ -52,8 +52,9 @@ use self::dialect::{Dialect, Escapes, Server};
 use super::{Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::retry::ErrorClass as Class;
 use crate::engine::{
+    change::ChangeEvent,
     checkpoint::Checkpoint,
-    event::{ChangeEvent, Row},
+    event::Row,
     mysql_conn::{Endpoint, classify},
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},

@@ -24,8 +24,9 @@ use mysql_async::{Conn, TxOpts, prelude::Queryable};
 
 use super::{Existing, Planned, Sink, Write, net_effect, spread, writes};
 use crate::engine::{
+    change::ChangeEvent,
     checkpoint::Checkpoint,
-    event::{ChangeEvent, Row, TableId, Value},
+    event::{Row, TableId, Value},
     key,
     mysql_conn::{Endpoint, classify, push_sql_literal, quote_ident, quote_table},
     retry::{ErrorClass, SyncError, SyncResult},

@@ -23,8 +23,9 @@ use super::{
     txn::{Control, Transactions, xa_prepare_body},
 };
 use crate::engine::{
+    change::ChangeEvent,
     ddl::{self, DdlOp},
-    event::{ChangeEvent, GtidState, Position, Row, RowChange, TableId},
+    event::{GtidState, Position, Row, RowChange, TableId},
     mysql_conn::{Endpoint, classify},
     retry::{ErrorClass, SyncError, SyncResult},
     schema::{SchemaChange, TableSchema},

@@ -8,7 +8,7 @@ use crate::engine::{
     event::TableId,
     mysql_conn::classify,
     retry::{SyncError, SyncResult},
-    schema::{Column, ColumnKind, TableSchema},
+    schema::{Column, ColumnKind, TableSchema, bind_filter},
     select::Selection,
 };
 
@@ -332,7 +332,7 @@ fn build_schema(selection: &Selection, database: &str, name: &str, all_columns: 
                     "add the column to spec.objects[].tables[].columns, or change the filter",
                 ));
             }
-            Some(std::sync::Arc::new(filter.bind(&selected)))
+            Some(std::sync::Arc::new(bind_filter(&filter, &selected)))
         }
         None => None,
     };

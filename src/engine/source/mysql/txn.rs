@@ -39,7 +39,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::event::{ChangeEvent, Position};
+use crate::engine::{change::ChangeEvent, event::Position};
 
 /// Most rows held for one transaction before the task stops rather than grow without bound.
 pub const MAX_HELD_ROWS: usize = 2_000_000;

@@ -1,10 +1,14 @@
-//! Validation: `SyncTaskSpec` → [`ValidatedTask`], a value that proves the spec was checked.
-//! Pure: no I/O, every problem reported at once with the field path and the fix.
+//! Validation: a `SyncTaskSpec` (the resource, `api`) → a [`ValidatedTask`] (what the engine
+//! runs), a value that proves the spec was checked: selection and names resolved
+//! (`engine::select`), names a Lindorm destination cannot hold refused. Pure: no I/O, every
+//! problem reported at once with the field path and the fix.
 
 use std::{fmt, time::Duration};
 
-use super::{DestinationKind, SyncTaskSpec, parse_duration};
-use crate::engine::sink::lindorm::dialect as lindorm_dialect;
+use crate::{
+    api::{DestinationKind, SyncTaskSpec, parse_duration},
+    engine::{select::Selection, sink::lindorm::dialect as lindorm_dialect},
+};
 
 /// A spec that passed validation, with its derived settings.
 #[derive(Clone, Debug)]
@@ -26,7 +30,7 @@ pub struct ValidatedTask {
     /// Replica server id used for the binlog connection.
     pub server_id: u32,
     /// Selection, name mapping, filters and operations, resolved.
-    pub selection: crate::engine::select::Selection,
+    pub selection: Selection,
     /// Heartbeat: (interval, source database), when enabled.
     pub heartbeat: Option<(Duration, String)>,
 }
@@ -224,7 +228,7 @@ pub fn validate(namespace: &str, name: &str, spec: &SyncTaskSpec) -> Result<Vali
             interval.map(|i| (i, database))
         }
     };
-    let selection = match crate::engine::select::Selection::new(spec) {
+    let selection = match Selection::new(spec) {
         Ok(selection) => Some(selection),
         Err(filter_problems) => {
             problems.extend(filter_problems);
