@@ -44,8 +44,12 @@ crds: ## Regenerate crds/ (and the chart's copy) from the Rust types.
 check-crds: crds ## Fail if crds/ is not what the code generates.
 	@git diff --exit-code -- crds/ charts/ferry/crds/ || { echo "crds/ is stale: run 'make crds' and commit"; exit 1; }
 
+.PHONY: structure
+structure: ## The shape of src/: no import cycle, layer boundaries, long files' reasons, docs/architecture.md in step.
+	$(CARGO) test --test structure
+
 .PHONY: check
-check: lint check-crds ## Everything CI checks before the tests.
+check: lint check-crds structure ## Everything CI checks before the tests.
 
 .PHONY: demo
 demo: ## Local demo: two MariaDB servers, sample data, live writes, ferry run (Ctrl-C to stop).

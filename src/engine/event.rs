@@ -1,4 +1,5 @@
-//! The shared vocabulary of the data path: values, rows, positions and change events.
+//! The shared vocabulary of the data path: values, rows, row changes and positions (a change
+//! of a selected table, with its table, is `change::ChangeEvent`).
 //! Sources produce these, sinks consume them; neither knows the other.
 
 use std::{collections::BTreeMap, fmt};

@@ -8,6 +8,10 @@
 //! (Ok), or with an error whose class tells the worker whether to retry. Every retry starts a
 //! new run from the stored checkpoint; that is the only recovery path, so it is the one the
 //! tests exercise.
+//!
+//! Why this file is long: one run's stages (discovery, full-sync planning and readers,
+//! transaction batching, DDL bookkeeping, heartbeat) still live here; issue 13 makes it a short
+//! orchestrator over named parts.
 
 use std::sync::Arc;
 

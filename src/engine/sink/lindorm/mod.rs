@@ -41,6 +41,10 @@
 //!
 //! Connections are single `Conn`s, never pooled: Lindorm has no `COM_RESET_CONNECTION` (and no
 //! `COM_CHANGE_USER`), so nothing may reset them; statements use the text protocol only.
+//!
+//! Why this file is long: the session probe, the write order and pacing, size limits and the
+//! checkpoint all follow Lindorm's documented versioning, whose reasoning is kept next to the
+//! code.
 
 pub mod dialect;
 

@@ -14,6 +14,10 @@
 //! data, and the replay from it is harmless because every write is idempotent. Each lane
 //! checks the task's fencing epoch under a shared lock inside its transaction, so a claim by
 //! a newer worker waits for running lanes and then stops this worker's next ones.
+//!
+//! Why this file is long: the statements of every write shape (upsert, delete, key change, the
+//! relaxed forms for values a strict session refuses) with the checkpoint in the same
+//! transaction, and their unit tests (a quarter of the file).
 
 mod schema;
 pub use schema::check_compatible;

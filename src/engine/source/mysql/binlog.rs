@@ -9,6 +9,10 @@
 //!
 //! MariaDB's GTID (162) and GTID list (163) events are parsed here; MySQL's GTID and
 //! transaction payload events by `mysql_common` (the driver decompresses payloads).
+//!
+//! Why this file is long: the reader is one state machine (event groups, table maps, GTIDs, DDL
+//! following) over one struct's state; splitting it into reader, GTID, row events and DDL
+//! following is on issue 13's list.
 
 use std::{collections::HashMap, sync::Arc};
 
