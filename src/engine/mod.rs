@@ -1,5 +1,6 @@
 //! The data path: sources, mapping, sinks, checkpoints. See ARCHITECTURE §3–§5.
 
+pub mod batcher;
 pub mod change;
 pub mod checkpoint;
 pub mod ddl;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::{
+    batcher::{Batcher, Commit, Flush},
     change::ChangeEvent,
     checkpoint::{Checkpoint, SliceProgress, TableProgress},
     event::{Position, Row, RowChange, TableId, Value},
@@ -674,10 +675,7 @@ impl<S: Sink> Pipeline<S> {
     async fn apply_loop(&mut self, rx: &mut mpsc::Receiver<SyncResult<Vec<SourceEvent>>>, checkpoint: &mut Checkpoint) -> SyncResult<Flow> {
         let limit = self.task.batch_rows;
         // Rows of complete transactions not yet written, and rows of the open transaction.
-        let mut batch: Vec<ChangeEvent> = Vec::new();
-        let mut batch_bytes = 0usize;
-        let mut committed_len = 0usize;
-        let mut commit_position: Option<(Position, u32, i64)> = None;
+        let mut batch = Batcher::default();
         // Version of the last event read; the checkpoint takes it only at commit boundaries.
         let mut version = checkpoint.version;
         let mut stop = self.stop.clone();
@@ -693,7 +691,7 @@ impl<S: Sink> Pipeline<S> {
             let events = match item {
                 // Stop requested: write what is complete, leave the open transaction.
                 None => {
-                    self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                    self.flush(batch.complete(), checkpoint).await?;
                     return Ok(Flow::Done);
                 }
                 Some(None) => return Err(SyncError::new(ErrorClass::Connection, "the binlog reader stopped")),
@@ -714,7 +712,7 @@ impl<S: Sink> Pipeline<S> {
                             // Stop requested during a long filter evaluation: as above. The
                             // row and the rest of its transaction are read again next run.
                             Err(Interrupted) => {
-                                self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                                self.flush(batch.complete(), checkpoint).await?;
                                 return Ok(Flow::Done);
                             }
                         };
@@ -723,7 +721,6 @@ impl<S: Sink> Pipeline<S> {
                             continue;
                         };
                         change.version = version;
-                        batch_bytes += change.approx_size();
                         batch.push(change);
                     }
                     // Remembered with the transaction's commit below, so the checkpoint that
@@ -737,8 +734,11 @@ impl<S: Sink> Pipeline<S> {
                         checkpoint.pending_xa.remove(&xid);
                     }
                     SourceEvent::Commit { position, commit_ts } => {
-                        committed_len = batch.len();
-                        commit_position = Some((position, commit_ts, version));
+                        batch.commit(Commit {
+                            position,
+                            commit_ts,
+                            version,
+                        });
                         if !recopy.is_empty() {
                             // The checkpoint moves past the DDL (its GTID included, so it is not
                             // replayed) with the tables marked uncopied; the next run copies
@@ -751,7 +751,7 @@ impl<S: Sink> Pipeline<S> {
                                 checkpoint.left.insert(table.source.to_string());
                             }
                             checkpoint.full_done = false;
-                            self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                            self.flush(batch.complete(), checkpoint).await?;
                             return Ok(Flow::Again);
                         }
                     }
@@ -770,12 +770,10 @@ impl<S: Sink> Pipeline<S> {
                         position,
                     } => {
                         // Everything before the DDL goes first (a DDL ends the transaction before it).
-                        self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
+                        self.flush(batch.complete(), checkpoint).await?;
                         if !batch.is_empty() {
-                            self.flush_all(&mut batch, &mut committed_len, &mut commit_position, checkpoint)
-                                .await?;
+                            self.flush(Some(batch.all()), checkpoint).await?;
                         }
-                        batch_bytes = 0;
                         if let SchemaChange::Recopy(table) = change {
                             if !self.task.spec.sync_types.full {
                                 return Err(SyncError::definite(
@@ -851,65 +849,27 @@ impl<S: Sink> Pipeline<S> {
                     }
                 }
             }
-            if batch.len() >= limit || batch_bytes >= MAX_BATCH_BYTES {
+            if batch.full(limit, MAX_BATCH_BYTES) {
                 // Large transactions are written in parts; the checkpoint stays at the last
                 // complete transaction until the whole of this one is written.
-                self.flush_all(&mut batch, &mut committed_len, &mut commit_position, checkpoint)
-                    .await?;
-                batch_bytes = 0;
+                self.flush(Some(batch.all()), checkpoint).await?;
             } else if rx.is_empty() {
                 // Caught up with the reader: write what is complete now. Under load the channel
                 // is rarely empty, so batches grow; when idle, latency stays low.
-                self.flush(&mut batch, &mut committed_len, &mut commit_position, checkpoint).await?;
-                batch_bytes = batch.iter().map(ChangeEvent::approx_size).sum();
+                self.flush(batch.complete(), checkpoint).await?;
             }
         }
     }
 
-    /// Writes the complete transactions of `batch` with their checkpoint.
-    async fn flush(
-        &mut self,
-        batch: &mut Vec<ChangeEvent>,
-        committed_len: &mut usize,
-        commit_position: &mut Option<(Position, u32, i64)>,
-        checkpoint: &mut Checkpoint,
-    ) -> SyncResult<()> {
-        let Some((position, ts, version)) = commit_position.take() else {
-            return Ok(());
-        };
-        let rest = batch.split_off(*committed_len);
-        checkpoint.position = Some(position);
-        checkpoint.version = version;
-        self.sink.apply(batch, checkpoint).await?;
-        self.applied(batch.len(), ts, checkpoint);
-        *batch = rest;
-        *committed_len = 0;
-        Ok(())
-    }
-
-    /// Writes all of `batch`, including rows of an open transaction; the checkpoint moves only
-    /// to the last complete transaction.
-    async fn flush_all(
-        &mut self,
-        batch: &mut Vec<ChangeEvent>,
-        committed_len: &mut usize,
-        commit_position: &mut Option<(Position, u32, i64)>,
-        checkpoint: &mut Checkpoint,
-    ) -> SyncResult<()> {
-        let mut ts = None;
-        if let Some((position, t, version)) = commit_position.take() {
-            checkpoint.position = Some(position);
-            checkpoint.version = version;
-            ts = Some(t);
+    /// Writes what the batcher handed out (if anything), moving the checkpoint to its commit.
+    async fn flush(&mut self, flush: Option<Flush>, checkpoint: &mut Checkpoint) -> SyncResult<()> {
+        let Some(flush) = flush else { return Ok(()) };
+        if let Some(commit) = &flush.commit {
+            checkpoint.position = Some(commit.position.clone());
+            checkpoint.version = commit.version;
         }
-        self.sink.apply(batch, checkpoint).await?;
-        self.applied(
-            batch.len(),
-            ts.unwrap_or_else(|| batch.last().map(|e| e.commit_ts).unwrap_or(0)),
-            checkpoint,
-        );
-        batch.clear();
-        *committed_len = 0;
+        self.sink.apply(&flush.rows, checkpoint).await?;
+        self.applied(flush.rows.len(), flush.commit_ts(), checkpoint);
         Ok(())
     }
 
