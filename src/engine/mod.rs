@@ -6,6 +6,8 @@ pub mod checkpoint;
 pub mod ddl;
 pub mod event;
 pub mod filter;
+pub mod full_sync;
+pub mod incremental;
 pub mod key;
 pub mod mysql_conn;
 pub mod pipeline;

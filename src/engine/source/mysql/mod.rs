@@ -2,6 +2,7 @@
 
 pub mod binlog;
 pub mod decode;
+pub mod heartbeat;
 pub mod schema;
 pub mod snapshot;
 pub mod txn;
