@@ -108,8 +108,25 @@ enum Verb {
     Crd,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// At least two runtime threads, also on a one-CPU Pod: a long evaluation on one (a filter on a
+/// large value) must not keep the signal handler, the lag ticker or `/metrics` from running
+/// on the other — the evaluation asks them whether to stop.
+fn main() -> ExitCode {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run_main()),
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

@@ -179,6 +179,10 @@ impl TaskMetrics {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        let pending = self.pending_since.load(Ordering::Relaxed);
+        if pending > 0 && now - pending > self.lag_seconds.get() {
+            self.lag_seconds.set(now - pending);
+        }
         let at = self.checkpoint_source_time.get();
         let retention = self.binlog_retention_seconds.get();
         if at <= 0 {
@@ -190,11 +194,7 @@ impl TaskMetrics {
         self.binlog_purge_margin_seconds
             .set(if retention > 0 { retention - age } else { -1 });
         if self.text().stage == Stage::Retrying {
-            self.lag_seconds.set(age);
-        }
-        let pending = self.pending_since.load(Ordering::Relaxed);
-        if pending > 0 && now - pending > self.lag_seconds.get() {
-            self.lag_seconds.set(now - pending);
+            self.lag_seconds.set(age.max(self.lag_seconds.get()));
         }
     }
 

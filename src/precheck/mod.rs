@@ -46,10 +46,15 @@ pub async fn gate(task: &ValidatedTask, source: &Endpoint, destination: &Endpoin
         Gate::Start
     } else if passing {
         Gate::Unreachable
-    } else if has_started(task, destination).await {
-        Gate::Resume
     } else {
-        Gate::Failed
+        match has_started(task, destination).await {
+            Ok(true) => Gate::Resume,
+            Ok(false) => Gate::Failed,
+            // Whether the task ran before cannot be asked while the destination is down: it
+            // may have, so it is not stopped for good; the retry window bounds the wait.
+            Err(ErrorClass::Connection) => Gate::Unreachable,
+            Err(_) => Gate::Failed,
+        }
     };
     (report, gate)
 }
@@ -730,11 +735,9 @@ async fn owned_tables(conn: &mut Conn, task: &ValidatedTask) -> Vec<String> {
 /// Whether the task has already started (its checkpoint exists in the destination). A task
 /// that resumes is not held back by a failing precheck — a flaky connection during the checks
 /// must not stop a running task; the engine stops on a real problem with its own error.
-/// `false` when the destination cannot be asked.
-async fn has_started(task: &ValidatedTask, destination: &Endpoint) -> bool {
-    let Ok(mut conn) = destination.connect_with(lindorm_opts(destination)).await else {
-        return false;
-    };
+/// The class of the error when the destination cannot be asked.
+async fn has_started(task: &ValidatedTask, destination: &Endpoint) -> Result<bool, ErrorClass> {
+    let mut conn = destination.connect_with(lindorm_opts(destination)).await.map_err(|e| e.class)?;
     let sql = format!(
         "SELECT epoch FROM {}.`ferry_checkpoint` WHERE task = {}",
         quote_ident(&task.spec.destination.checkpoint_database),
@@ -742,7 +745,7 @@ async fn has_started(task: &ValidatedTask, destination: &Endpoint) -> bool {
     );
     let rows: Vec<i64> = conn.query(sql).await.unwrap_or_default();
     let _ = conn.disconnect().await;
-    !rows.is_empty()
+    Ok(!rows.is_empty())
 }
 
 /// CREATE, SELECT, INSERT, UPDATE, DELETE on every destination database and the checkpoint
