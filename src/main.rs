@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use ferry::{
-    api::SyncTask,
+    api::{Exit, SyncTask},
     metrics::TaskMetrics,
     precheck::Gate,
     task::validate,
@@ -209,11 +209,11 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: failed to register metrics: {e}");
-            return ExitCode::FAILURE;
+            return Exit::Failed.into();
         }
     };
     let Some(addr) = metrics_address(&metrics_addr) else {
-        return ExitCode::from(2);
+        return Exit::Invalid.into();
     };
     if let Some(addr) = addr {
         let m = metrics.clone();
@@ -229,7 +229,7 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
         tracing::info!("stopping: finishing the current batch and saving the checkpoint (press Ctrl-C again to abort)");
         let _ = stop_tx.send(true);
         wait_for_signal().await;
-        std::process::exit(130);
+        std::process::exit(i32::from(Exit::Aborted.code()));
     });
     // The prechecks first, as in a cluster; an end that is down is retried by the run itself.
     let (source, destination) = ferry::worker::endpoints(&task, &connections);
@@ -245,7 +245,7 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
                 "error: a precheck failed (`ferry precheck -f {}` shows the report); not starting",
                 file.display()
             );
-            return ExitCode::FAILURE;
+            return Exit::Failed.into();
         }
     }
     let display = ferry::progress::spawn(metrics.clone(), plain);
@@ -253,10 +253,10 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
     display.abort();
     eprintln!("{}", ferry::progress::line(&metrics, 0.0));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Stopped.into(),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            Exit::Failed.into()
         }
     }
 }
@@ -265,7 +265,7 @@ async fn run(file: PathBuf, metrics_addr: String, plain: bool) -> ExitCode {
 fn load(file: &std::path::Path) -> Result<(ferry::task::ValidatedTask, Connections), ExitCode> {
     let fail = |message: String| {
         eprintln!("error: {message}");
-        ExitCode::from(2)
+        Exit::Invalid.into()
     };
     let loaded = TaskFile::load(file).map_err(|e| fail(e.to_string()))?;
     let meta = &loaded.task.metadata;
@@ -392,7 +392,7 @@ async fn verify(file: PathBuf, output: &str, chunk: u32, settle: &str) -> ExitCo
 /// its status), 2 when the task cannot be read or is invalid.
 async fn worker(task: String, metrics_addr: String) -> ExitCode {
     let Some(addr) = metrics_address(&metrics_addr) else {
-        return ExitCode::from(2);
+        return Exit::Invalid.into();
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -400,17 +400,17 @@ async fn worker(task: String, metrics_addr: String) -> ExitCode {
         tracing::info!("stopping: finishing the current batch and saving the checkpoint");
         let _ = stop_tx.send(true);
         wait_for_signal().await;
-        std::process::exit(130);
+        std::process::exit(i32::from(Exit::Aborted.code()));
     });
     match ferry::worker::cluster::run(&task, addr, stop_rx).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Stopped.into(),
         Err(e @ ferry::worker::cluster::WorkerError::Failed { .. }) => {
             tracing::error!(error = %e, "task failed");
-            ExitCode::FAILURE
+            Exit::Failed.into()
         }
         Err(e @ ferry::worker::cluster::WorkerError::PrecheckFailed) => {
             tracing::error!(error = %e, "not starting");
-            ExitCode::from(3)
+            Exit::PrecheckFailed.into()
         }
         // Temporary: the operator relaunches it (EX_TEMPFAIL).
         Err(
@@ -419,11 +419,11 @@ async fn worker(task: String, metrics_addr: String) -> ExitCode {
             | ferry::worker::cluster::WorkerError::Unreachable),
         ) => {
             tracing::error!(error = %e, "stopping");
-            ExitCode::from(75)
+            Exit::Temporary.into()
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot run the task");
-            ExitCode::from(2)
+            Exit::Invalid.into()
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `SyncTask` custom resource, `ferry.dev/v1alpha1`. Types only: serde + schemars, no I/O.
 
 mod duration;
+mod exit;
 mod spec;
 mod status;
 
@@ -9,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use duration::parse_duration;
+pub use exit::Exit;
 pub use spec::*;
 pub use status::*;
 

@@ -28,7 +28,7 @@ use kube::{
 use serde_json::json;
 
 use crate::{
-    api::{Condition, Phase, RetryStatus, SyncTask, SyncTaskStatus},
+    api::{Condition, Exit, Phase, RetryStatus, SyncTask, SyncTaskStatus},
     metrics::OperatorMetrics,
     task::validate,
 };
@@ -273,18 +273,19 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
 
     let pod_phase = current.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
     match (pod_phase.as_str(), pod::exit_code(&current)) {
-        // Exit 1: the task failed for good, 2: it could not start, 3: a precheck failed; the
-        // worker wrote why. Nothing to retry until the spec changes.
-        ("Failed", Some(code @ (1..=3))) => {
+        // The task failed for good, could not start, or a precheck failed: the worker wrote
+        // why. Nothing to retry until the spec changes.
+        ("Failed", Some(code)) if matches!(Exit::from_code(code), Some(Exit::Failed | Exit::Invalid | Exit::PrecheckFailed)) => {
             if status.phase != Some(Phase::Failed) {
-                let message = format!("the worker exited with code {code}; see the Ready condition for the reason");
+                let meaning = Exit::from_code(code).map_or("", Exit::meaning);
+                let message = format!("the worker exited with code {code} ({meaning}); see the Ready condition for the reason");
                 event(ctx, task, EventType::Warning, "WorkerFailed", &message).await;
             }
             Ok(Action::await_change())
         }
         // Anything else ending the process is relaunched from the checkpoint, with backoff, within
-        // a retry window: spec.retry.connectionFailures when the worker lost its Lease (exit
-        // 75: the API or its node went away), spec.retry.otherFailures for a crash it could not
+        // a retry window: spec.retry.connectionFailures when the worker lost its Lease or could
+        // not reach an end (`Exit::Temporary`), spec.retry.otherFailures for a crash it could not
         // report (killed, out of memory, a panic). A worker that ran for two minutes or more
         // before failing starts a new streak.
         ("Failed", code) => {
@@ -297,7 +298,7 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
             let streak = status.retry.as_ref().filter(|_| ran < 120);
             let attempts = streak.map_or(0, |r| r.attempts) + 1;
             let since = streak.map_or_else(|| now.to_string(), |r| r.since.clone());
-            let (window, which, configured) = if code == Some(75) {
+            let (window, which, configured) = if code.and_then(Exit::from_code) == Some(Exit::Temporary) {
                 (
                     validated.connection_window,
                     "connectionFailures",
@@ -314,9 +315,10 @@ async fn apply(task: &SyncTask, ctx: &Ctx) -> Result<Action, Error> {
                         .ok()
                 })
                 .unwrap_or(now);
-            let reason = match code {
-                Some(c) => format!("the worker exited with code {c}"),
-                None => "the worker Pod failed".to_string(),
+            let reason = match (code, code.and_then(Exit::from_code)) {
+                (Some(c), Some(exit)) => format!("the worker exited with code {c} ({})", exit.meaning()),
+                (Some(c), None) => format!("the worker exited with code {c}"),
+                (None, _) => "the worker Pod failed".to_string(),
             };
             pods.delete(&pod_name, &DeleteParams::default()).await?;
             if now >= deadline {
