@@ -21,6 +21,16 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every ending.
+    pub const ALL: [Exit; 6] = [
+        Exit::Stopped,
+        Exit::Failed,
+        Exit::Invalid,
+        Exit::PrecheckFailed,
+        Exit::Temporary,
+        Exit::Aborted,
+    ];
+
     /// The process exit code.
     pub const fn code(self) -> u8 {
         match self {
@@ -35,16 +45,7 @@ impl Exit {
 
     /// The ending an exit code says, if it is one of these.
     pub fn from_code(code: i32) -> Option<Exit> {
-        [
-            Exit::Stopped,
-            Exit::Failed,
-            Exit::Invalid,
-            Exit::PrecheckFailed,
-            Exit::Temporary,
-            Exit::Aborted,
-        ]
-        .into_iter()
-        .find(|e| i32::from(e.code()) == code)
+        Exit::ALL.into_iter().find(|e| i32::from(e.code()) == code)
     }
 
     /// What it means, for a status message.
@@ -72,14 +73,7 @@ mod tests {
 
     #[test]
     fn codes_read_back() {
-        for exit in [
-            Exit::Stopped,
-            Exit::Failed,
-            Exit::Invalid,
-            Exit::PrecheckFailed,
-            Exit::Temporary,
-            Exit::Aborted,
-        ] {
+        for exit in Exit::ALL {
             assert_eq!(Exit::from_code(i32::from(exit.code())), Some(exit));
         }
         assert_eq!(Exit::from_code(137), None, "killed: not one of ours");
